@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# rpd: in-kernel connection balancing for SO_REUSEPORT groups.
+#
+#   make            build everything into build/
+#   make deps       install the Debian packages the build, demo and tests need
+#   make demo       deps + build + a short balancing demo in a private netns
+#   make test       deps + build + every selftest
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show full commands; SANITIZE=1 builds with ASan+UBSan
+
+VERSION		:= 0.1.0
+SOVERSION	:= 0
+
+BUILD		?= build
+PREFIX		?= /usr/local
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+BINDIR		?= $(PREFIX)/sbin
+DESTDIR		?=
+
+CC		?= cc
+CLANG		?= clang
+BPFTOOL		?= $(firstword $(wildcard /usr/sbin/bpftool) bpftool)
+PKG_CONFIG	?= pkg-config
+
+ifeq ($(V),1)
+  Q =
+  msg =
+else
+  Q = @
+  msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+  MAKEFLAGS += --no-print-directory
+endif
+
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+MULTIARCH	:= $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBBPF_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS	:= $(or $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null),-lbpf) -lelf -lz
+
+BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -Wall -Werror \
+		   -I$(BUILD) -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+
+CFLAGS		?= -O2 -g
+override CFLAGS	+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+		   -Wno-missing-field-initializers \
+		   -Ibpf -Iuserspace/common -Iuserspace/lib -I$(BUILD) \
+		   $(LIBBPF_CFLAGS)
+LDFLAGS		?=
+LDLIBS		:= $(LIBBPF_LIBS) -lm
+
+ifeq ($(SANITIZE),1)
+  override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+		      -fno-sanitize-recover=undefined
+  override LDFLAGS += -fsanitize=address,undefined
+endif
+
+# --- BPF -------------------------------------------------------------------
+BPF_OBJ		:= $(BUILD)/bpf/rpd.bpf.o
+SKEL		:= $(BUILD)/rpd.skel.h
+
+$(BPF_OBJ): bpf/rpd.bpf.c bpf/rpd_abi.h | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name rpd > $@
+
+# --- shared userspace code ---------------------------------------------------
+COMMON_SRC	:= $(wildcard userspace/common/*.c)
+COMMON_OBJ	:= $(COMMON_SRC:userspace/common/%.c=$(BUILD)/common/%.o)
+COMMON_PIC	:= $(COMMON_SRC:userspace/common/%.c=$(BUILD)/common/%.pic.o)
+
+# --- librpd ------------------------------------------------------------------
+LIB_SRC		:= $(wildcard userspace/lib/*.c)
+LIB_OBJ		:= $(LIB_SRC:userspace/lib/%.c=$(BUILD)/lib/%.o)
+LIB_PIC		:= $(LIB_SRC:userspace/lib/%.c=$(BUILD)/lib/%.pic.o)
+LIB_A		:= $(BUILD)/librpd.a
+LIB_SO		:= $(BUILD)/librpd.so.$(VERSION)
+LIB_PC		:= $(BUILD)/librpd.pc
+
+$(LIB_A): $(LIB_OBJ) $(COMMON_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_PIC) $(COMMON_PIC) userspace/lib/librpd.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,librpd.so.$(SOVERSION) \
+		-Wl,--version-script=userspace/lib/librpd.map $(LDFLAGS) \
+		-o $@ $(LIB_PIC) $(COMMON_PIC) $(LDLIBS)
+	$(Q)ln -sf librpd.so.$(VERSION) $(BUILD)/librpd.so.$(SOVERSION)
+	$(Q)ln -sf librpd.so.$(SOVERSION) $(BUILD)/librpd.so
+
+$(LIB_PC): userspace/lib/librpd.pc.in Makefile | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# --- programs ------------------------------------------------------------------
+RPDCTL_SRC	:= $(wildcard userspace/rpdctl/*.c)
+RPDCTL_OBJ	:= $(RPDCTL_SRC:userspace/rpdctl/%.c=$(BUILD)/rpdctl/%.o)
+RPDCTL		:= $(BUILD)/rpdctl
+
+EXAMPLE_SRC	:= $(wildcard userspace/examples/*.c)
+EXAMPLES	:= $(EXAMPLE_SRC:userspace/examples/%.c=$(BUILD)/%)
+
+$(RPDCTL_OBJ): $(SKEL)
+
+$(RPDCTL): $(RPDCTL_OBJ) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(EXAMPLES): $(BUILD)/%: $(BUILD)/examples/%.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- selftests -----------------------------------------------------------------
+# The kselftest harness comes from Debian's linux-source-6.1, never vendored.
+KSRC_TAR	?= $(firstword $(wildcard /usr/src/linux-source-6.1.tar.*))
+HARNESS		:= $(BUILD)/kselftest/kselftest_harness.h
+
+$(HARNESS): | $(BUILD)/kselftest
+	$(call msg,EXTRACT,$@)
+	$(Q)test -n "$(KSRC_TAR)" || { echo "rpd: no /usr/src/linux-source-6.1.tar.*: run 'make deps'" >&2; exit 1; }
+	$(Q)tar -xf $(KSRC_TAR) -C $(BUILD)/kselftest --strip-components=4 \
+		--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
+		'*/tools/testing/selftests/kselftest.h'
+	$(Q)touch $@
+
+TEST_SRC	:= $(wildcard selftests/test_*.c)
+TEST_LIB_SRC	:= $(filter-out $(TEST_SRC),$(wildcard selftests/*.c))
+TEST_LIB_OBJ	:= $(TEST_LIB_SRC:selftests/%.c=$(BUILD)/selftests/%.o)
+TESTS		:= $(TEST_SRC:selftests/%.c=$(BUILD)/selftests/%)
+
+$(BUILD)/selftests/%.o: selftests/%.c $(HARNESS) | $(BUILD)/selftests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/kselftest -Iselftests -MMD -MP -c $< -o $@
+
+$(BUILD)/selftests/test_%: $(BUILD)/selftests/test_%.o $(TEST_LIB_OBJ) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- generic rules -------------------------------------------------------------
+$(BUILD)/%.o: userspace/%.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.pic.o: userspace/%.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD) $(BUILD)/bpf $(BUILD)/kselftest $(BUILD)/selftests:
+	$(Q)mkdir -p $@
+
+-include $(wildcard $(BUILD)/*/*.d)
+
+# --- top-level targets ---------------------------------------------------------
+.PHONY: all deps demo test install uninstall clean help
+
+all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL) $(EXAMPLES) $(TESTS)
+
+# Debian 12 packages for the build, the demo and the tests; only the missing
+# ones are installed.
+DEPS_PKGS	:= make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+		   pkg-config iproute2 linux-source-6.1 xz-utils
+
+deps:
+	$(Q)missing=$$(for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "rpd: 'make deps' needs root to install:" $$missing >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: deps
+	$(Q)$(MAKE) all
+	$(Q)scripts/demo.sh $(BUILD)
+
+test: deps
+	$(Q)$(MAKE) all
+	$(Q)selftests/run.sh $(BUILD)
+
+install: $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	$(Q)install -m 0755 $(RPDCTL) $(DESTDIR)$(BINDIR)/rpdctl
+	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librpd.a
+	$(Q)install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/librpd.so.$(VERSION)
+	$(Q)ln -sf librpd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librpd.so.$(SOVERSION)
+	$(Q)ln -sf librpd.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/librpd.so
+	$(Q)install -m 0644 userspace/lib/rpd.h $(DESTDIR)$(INCLUDEDIR)/rpd.h
+	$(Q)install -m 0644 $(LIB_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/librpd.pc
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/rpdctl $(DESTDIR)$(LIBDIR)/librpd.a \
+		$(DESTDIR)$(LIBDIR)/librpd.so* $(DESTDIR)$(INCLUDEDIR)/rpd.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/librpd.pc
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'

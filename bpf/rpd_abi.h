@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * rpd ABI: the layout of the pinned maps, shared by the BPF dispatcher,
+ * librpd and rpdctl. Only __u*-style types so both sides compile it.
+ *
+ * Pins, under BPFFS/rpd/GROUP/:
+ *   prog      the sk_reuseport/migrate dispatcher
+ *   socks     REUSEPORT_SOCKARRAY, slot -> listening socket
+ *   slots     ARRAY (BPF_F_MMAPABLE) of struct rpd_slot, one per slot
+ *   config    ARRAY[1] of struct rpd_config
+ *   counters  PERCPU_ARRAY[1] of struct rpd_counters
+ *   selected  PERCPU_ARRAY of __u64, selections per slot
+ */
+#ifndef RPD_ABI_H
+#define RPD_ABI_H
+
+#include <linux/types.h>
+
+/* Bump on any change of a layout below; workers refuse another version. */
+#define RPD_ABI_VERSION		1
+
+#define RPD_DEFAULT_SLOTS	64
+#define RPD_MAX_SLOTS		1024
+
+#define RPD_WEIGHT_DEFAULT	1
+#define RPD_WEIGHT_MAX		65535
+
+/* A slot's in-flight count is clamped to this before it is compared, so a
+ * worker that writes nonsense into its own counters cannot overflow the
+ * weighted comparison (2^32 * RPD_WEIGHT_MAX fits in 64 bits).
+ */
+#define RPD_INFLIGHT_CLAMP	0xffffffffULL
+
+enum rpd_policy {
+	RPD_POLICY_LEAST_CONN	= 0,
+	RPD_POLICY_P2C		= 1,
+	RPD_POLICY_ROUND_ROBIN	= 2,
+	RPD_POLICY_HASH		= 3,
+	RPD_POLICY_MAX,
+};
+
+struct rpd_config {
+	__u32 abi_version;
+	__u32 policy;		/* enum rpd_policy */
+	__u32 nr_slots;		/* max_entries of socks, slots, selected */
+	__u32 flags;		/* reserved, 0 */
+	__u64 rr_ticket;	/* round-robin position, advanced by the program */
+};
+
+/*
+ * One 64-byte cache line per slot so workers never share a line. The
+ * program adds to `dispatched` when it selects the slot; the worker that
+ * owns the slot adds to `finished` when a connection ends. Both only grow:
+ * in flight = dispatched - finished.
+ *
+ * `live` is the owner's claim generation while the slot is serving and 0
+ * once it is known to be empty. The owner sets it after inserting its
+ * socket in `socks` and clears it before closing; the program clears it
+ * (compare-and-swap on the value it read) when the socket is gone, e.g.
+ * after a crash. `gen` only grows, so a stale clear can never hit a newer
+ * owner.
+ */
+struct rpd_slot {
+	__u64 dispatched;
+	__u64 finished;
+	__u32 live;
+	__u32 gen;
+	__u32 weight;		/* 1..RPD_WEIGHT_MAX, 0 is read as 1 */
+	__u32 drain;		/* nonzero: no new connections while another slot can take them */
+	__u32 pid;		/* owner, for show/stats */
+	__u16 family;		/* AF_INET or AF_INET6 of the listener */
+	__u16 port;		/* listener port, host order */
+	__u32 addr[4];		/* listener address, network order; IPv4 in addr[0] */
+	__u64 cookie;		/* SO_COOKIE of the listener */
+} __attribute__((aligned(64)));
+
+struct rpd_counters {
+	__u64 selected;		/* new connections dispatched by a policy */
+	__u64 fallback;		/* nothing selectable: left to the kernel's hash */
+	__u64 empty;		/* slots met whose socket was gone */
+	__u64 migrated;		/* requests moved off a closing listener */
+	__u64 errors;		/* bpf_sk_select_reuseport() failures other than -ENOENT */
+};
+
+#endif /* RPD_ABI_H */
