@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Helpers shared by librpd and rpdctl: group names and pin paths, bpffs,
+ * listen addresses, policy names. Nothing here is exported from librpd.so.
+ */
+#ifndef RPD_UTIL_H
+#define RPD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <linux/types.h>
+
+#define RPD_BPFFS_DEFAULT	"/sys/fs/bpf"
+#define RPD_GROUP_NAME_MAX	64
+
+/* Names of the pins under BPFFS/rpd/GROUP/ (see bpf/rpd_abi.h). */
+#define RPD_PIN_PROG		"prog"
+#define RPD_PIN_SOCKS		"socks"
+#define RPD_PIN_SLOTS		"slots"
+#define RPD_PIN_CONFIG		"config"
+#define RPD_PIN_COUNTERS	"counters"
+#define RPD_PIN_SELECTED	"selected"
+
+/* 1-64 of [A-Za-z0-9_.-], not "." or "..": safe as one path component. */
+bool rpdu_group_name_valid(const char *name);
+
+/* "BPFFS/rpd" and "BPFFS/rpd/GROUP[/PIN]"; -ENAMETOOLONG if it won't fit. */
+int rpdu_root_dir(char *buf, size_t len, const char *bpffs);
+int rpdu_group_path(char *buf, size_t len, const char *bpffs,
+		    const char *group, const char *pin);
+
+/* 0 if @dir is on a bpf filesystem, -ENOTDIR/-ENOENT/-EMEDIUMTYPE if not. */
+int rpdu_bpffs_check(const char *dir);
+
+/* Parse "ADDR:PORT": "127.0.0.1:80", "[::1]:8080", "*:80" (IPv4 any),
+ * "[::]:80" (IPv6 any). On error returns -EINVAL and points @why at the
+ * reason ("port out of range", ...).
+ */
+int rpdu_parse_addr(const char *s, struct sockaddr_storage *ss,
+		    socklen_t *len, const char **why);
+
+/* "127.0.0.1:80" / "[::1]:8080" from a slot's family, port, addr[4]. */
+void rpdu_format_addr(char *buf, size_t len, __u16 family, __u16 port,
+		      const __u32 addr[4]);
+
+/* The same fields from a socket address, as the dispatcher compares them. */
+void rpdu_addr_fields(const struct sockaddr_storage *ss, __u16 *family,
+		      __u16 *port, __u32 addr[4]);
+
+/* Policy names: "least-conn", "p2c", "round-robin", "hash". */
+const char *rpdu_policy_name(__u32 policy);
+int rpdu_policy_parse(const char *name);	/* -EINVAL if unknown */
+extern const char *const rpdu_policy_list;	/* "least-conn, p2c, ..." */
+
+#endif /* RPD_UTIL_H */

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * librpd: a worker's side of an rpd group. Opening a group and claiming a
+ * slot use bpf(); reporting load afterwards is an atomic add in an mmap of
+ * the slot map, so the hot path makes no syscall and survives dropping
+ * privileges and fork().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "rpd_abi.h"
+#include "rpd_util.h"
+#include "rpd.h"
+
+#ifndef SO_ATTACH_REUSEPORT_EBPF
+#define SO_ATTACH_REUSEPORT_EBPF 52
+#endif
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+struct rpd_group {
+	char name[RPD_GROUP_NAME_MAX + 1];
+	char dir[256];
+	int prog_fd;
+	int socks_fd;
+	int config_fd;
+	int slots_fd;
+	__u32 nr_slots;
+	struct rpd_slot *slots;		/* mmap of the slot map */
+	size_t slots_len;
+};
+
+struct rpd_worker {
+	struct rpd_group *group;
+	struct rpd_slot *slot;
+	__u32 slot_nr;
+	int fd;
+};
+
+static __thread char errmsg[512];
+
+static int fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *rpd_errmsg(void)
+{
+	return errmsg[0] ? errmsg : "no error";
+}
+
+/* bpf() refuses callers without CAP_BPF when unprivileged bpf is off. */
+static int fail_bpf(int err, const char *what, const char *obj)
+{
+	if (err == -EPERM || err == -EACCES)
+		return fail(err, "%s %s: permission denied (needs CAP_BPF and CAP_NET_ADMIN; run as root)",
+			    what, obj);
+	return fail(err, "%s %s: %s", what, obj, strerror(-err));
+}
+
+static int open_pin(struct rpd_group *g, const char *pin, int *fd)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/%s", g->dir, pin);
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		int err = -errno;
+
+		if (err == -ENOENT)
+			return fail(err, "group '%s' is incomplete (no %s); reload it with 'rpdctl unload %s' and 'rpdctl load %s'",
+				    g->name, path, g->name, g->name);
+		return fail_bpf(err, "cannot open", path);
+	}
+	return 0;
+}
+
+int rpd_group_open(const char *name, const char *bpffs, struct rpd_group **out)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	struct rpd_config cfg;
+	struct rpd_group *g;
+	char root[256];
+	__u32 zero = 0;
+	int err;
+
+	*out = NULL;
+	if (!name || !rpdu_group_name_valid(name))
+		return fail(-EINVAL, "invalid group name '%s': use 1-64 of A-Z a-z 0-9 _ . -",
+			    name ? name : "(null)");
+	if (!bpffs)
+		bpffs = RPD_BPFFS_DEFAULT;
+	err = rpdu_bpffs_check(bpffs);
+	if (err == -EMEDIUMTYPE)
+		return fail(err, "%s is not a bpf filesystem; mount one with: mount -t bpf bpf %s",
+			    bpffs, bpffs);
+	if (err)
+		return fail(err, "bpffs %s: %s", bpffs, strerror(-err));
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return fail(-ENOMEM, "group '%s': out of memory", name);
+	g->prog_fd = g->socks_fd = g->config_fd = g->slots_fd = -1;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	if (rpdu_group_path(g->dir, sizeof(g->dir), bpffs, name, NULL) ||
+	    rpdu_root_dir(root, sizeof(root), bpffs)) {
+		err = fail(-ENAMETOOLONG, "group '%s': bpffs path too long", name);
+		goto err_free;
+	}
+	if (access(g->dir, F_OK)) {
+		err = fail(-ENOENT, "group '%s' is not loaded (no %s); load it with 'rpdctl load %s'",
+			   name, g->dir, name);
+		goto err_free;
+	}
+
+	err = open_pin(g, RPD_PIN_CONFIG, &g->config_fd);
+	if (err)
+		goto err_close;
+	if (bpf_map_lookup_elem(g->config_fd, &zero, &cfg)) {
+		err = fail_bpf(-errno, "cannot read the config of group", name);
+		goto err_close;
+	}
+	if (cfg.abi_version != RPD_ABI_VERSION) {
+		err = fail(-EPROTO, "group '%s' was loaded with ABI version %u, this librpd speaks %u; reload it with this rpd's rpdctl",
+			   name, cfg.abi_version, RPD_ABI_VERSION);
+		goto err_close;
+	}
+	err = open_pin(g, RPD_PIN_PROG, &g->prog_fd);
+	if (!err)
+		err = open_pin(g, RPD_PIN_SOCKS, &g->socks_fd);
+	if (!err)
+		err = open_pin(g, RPD_PIN_SLOTS, &g->slots_fd);
+	if (err)
+		goto err_close;
+
+	if (bpf_obj_get_info_by_fd(g->slots_fd, &info, &info_len)) {
+		err = fail_bpf(-errno, "cannot inspect the slot map of group", name);
+		goto err_close;
+	}
+	if (info.value_size != sizeof(struct rpd_slot) ||
+	    !(info.map_flags & BPF_F_MMAPABLE) || info.max_entries != cfg.nr_slots) {
+		err = fail(-EPROTO, "group '%s': slot map does not match ABI version %u",
+			   name, RPD_ABI_VERSION);
+		goto err_close;
+	}
+	g->nr_slots = info.max_entries;
+	g->slots_len = (size_t)g->nr_slots * sizeof(struct rpd_slot);
+	g->slots_len = (g->slots_len + getpagesize() - 1) & ~((size_t)getpagesize() - 1);
+	g->slots = mmap(NULL, g->slots_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			g->slots_fd, 0);
+	if (g->slots == MAP_FAILED) {
+		g->slots = NULL;
+		err = fail(-errno, "cannot map the slots of group '%s': %s",
+			   name, strerror(errno));
+		goto err_close;
+	}
+	*out = g;
+	return 0;
+
+err_close:
+	rpd_group_close(g);
+	return err;
+err_free:
+	free(g);
+	return err;
+}
+
+void rpd_group_close(struct rpd_group *g)
+{
+	if (!g)
+		return;
+	if (g->slots)
+		munmap(g->slots, g->slots_len);
+	if (g->prog_fd >= 0)
+		close(g->prog_fd);
+	if (g->socks_fd >= 0)
+		close(g->socks_fd);
+	if (g->config_fd >= 0)
+		close(g->config_fd);
+	if (g->slots_fd >= 0)
+		close(g->slots_fd);
+	free(g);
+}
+
+const char *rpd_group_name(const struct rpd_group *g)
+{
+	return g->name;
+}
+
+int rpd_group_nr_slots(const struct rpd_group *g)
+{
+	return g->nr_slots;
+}
+
+static int make_listener(struct rpd_group *g, const char *addr,
+			 const struct rpd_listen_opts *opts,
+			 struct sockaddr_storage *ss)
+{
+	int one = 1, backlog = opts && opts->backlog ? opts->backlog : SOMAXCONN;
+	const char *why;
+	socklen_t len;
+	int fd, err;
+
+	if (!addr || rpdu_parse_addr(addr, ss, &len, &why))
+		return fail(-EINVAL, "invalid listen address '%s': %s",
+			    addr ? addr : "(null)", addr ? why : "missing");
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+		    (opts && opts->nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return fail(-errno, "socket for %s: %s", addr, strerror(errno));
+	/* Keep IPv4 and IPv6 apart: one kernel reuseport group per address. */
+	if ((ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+		err = fail(-errno, "socket options for %s: %s", addr, strerror(errno));
+		goto err;
+	}
+	if (bind(fd, (struct sockaddr *)ss, len)) {
+		err = -errno;
+		if (err == -EADDRINUSE)
+			fail(err, "address %s is in use by a socket outside group '%s'",
+			     addr, g->name);
+		else if (err == -EADDRNOTAVAIL)
+			fail(err, "address %s is not an address of this host", addr);
+		else
+			fail(err, "bind %s: %s", addr, strerror(-err));
+		goto err;
+	}
+	if (listen(fd, backlog)) {
+		err = fail(-errno, "listen on %s: %s", addr, strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return err;
+}
+
+/* The kernel's BPF_NOEXIST insert is the claim: two workers can never
+ * hold one slot. Start at a pid-derived slot so a crowd of workers
+ * starting together does not contend on slot 0.
+ */
+static int claim_slot(struct rpd_group *g, int fd, __u32 *slot)
+{
+	__u64 val = fd;
+	__u32 i, k;
+	int err;
+
+	for (i = 0; i < g->nr_slots; i++) {
+		k = (getpid() + i) % g->nr_slots;
+		if (!bpf_map_update_elem(g->socks_fd, &k, &val, BPF_NOEXIST)) {
+			*slot = k;
+			return 0;
+		}
+		err = -errno;
+		if (err != -EEXIST)
+			return fail_bpf(err, "cannot add the listener to group", g->name);
+	}
+	return fail(-ENOSPC, "group '%s' is full (%u of %u slots in use); load it with a larger --max-workers",
+		    g->name, g->nr_slots, g->nr_slots);
+}
+
+int rpd_listen(struct rpd_group *g, const char *addr,
+	       const struct rpd_listen_opts *opts, struct rpd_worker **out)
+{
+	unsigned int weight = opts && opts->weight ? opts->weight : RPD_WEIGHT_DEFAULT;
+	struct sockaddr_storage ss;
+	socklen_t clen = sizeof(__u64);
+	struct rpd_worker *w;
+	struct rpd_slot *s;
+	__u64 cookie = 0, d, f;
+	__u32 gen;
+	int err;
+
+	*out = NULL;
+	if (weight > RPD_WEIGHT_MAX)
+		return fail(-ERANGE, "weight %u out of range (1-%u)", weight, RPD_WEIGHT_MAX);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return fail(-ENOMEM, "group '%s': out of memory", g->name);
+	w->group = g;
+	w->fd = make_listener(g, addr, opts, &ss);
+	if (w->fd < 0) {
+		err = w->fd;
+		goto err_free;
+	}
+	if (setsockopt(w->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &g->prog_fd,
+		       sizeof(g->prog_fd))) {
+		err = -errno;
+		if (err == -EPERM || err == -EACCES)
+			fail(err, "attaching group '%s' to %s: permission denied (needs CAP_NET_ADMIN)",
+			     g->name, addr);
+		else
+			fail(err, "attaching group '%s' to %s: %s", g->name, addr,
+			     strerror(-err));
+		goto err_close;
+	}
+	getsockopt(w->fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen);
+	err = claim_slot(g, w->fd, &w->slot_nr);
+	if (err)
+		goto err_close;
+
+	/*
+	 * The slot is ours but not yet live, so the program does not
+	 * dispatch to it: write off what a previous owner left in flight
+	 * and publish the new owner before going live.
+	 */
+	s = &g->slots[w->slot_nr];
+	w->slot = s;
+	d = __atomic_load_n(&s->dispatched, __ATOMIC_RELAXED);
+	f = __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
+	if (d > f)
+		__atomic_fetch_add(&s->finished, d - f, __ATOMIC_RELAXED);
+	s->weight = weight;
+	s->drain = 0;
+	s->pid = getpid();
+	s->cookie = cookie;
+	rpdu_addr_fields(&ss, &s->family, &s->port, s->addr);
+	gen = __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
+	if (!gen)
+		gen = __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->live, gen, __ATOMIC_RELEASE);
+	*out = w;
+	return 0;
+
+err_close:
+	close(w->fd);
+err_free:
+	free(w);
+	return err;
+}
+
+int rpd_worker_fd(const struct rpd_worker *w)
+{
+	return w->fd;
+}
+
+int rpd_worker_slot(const struct rpd_worker *w)
+{
+	return w->slot_nr;
+}
+
+void rpd_conn_done(struct rpd_worker *w)
+{
+	__atomic_fetch_add(&w->slot->finished, 1, __ATOMIC_RELAXED);
+}
+
+int rpd_set_drain(struct rpd_worker *w, int on)
+{
+	__atomic_store_n(&w->slot->drain, on ? 1 : 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int rpd_set_weight(struct rpd_worker *w, unsigned int weight)
+{
+	if (weight < 1 || weight > RPD_WEIGHT_MAX)
+		return fail(-ERANGE, "slot %u of group '%s': weight %u out of range (1-%u)",
+			    w->slot_nr, w->group->name, weight, RPD_WEIGHT_MAX);
+	__atomic_store_n(&w->slot->weight, weight, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void rpd_worker_close(struct rpd_worker *w)
+{
+	if (!w)
+		return;
+	/* Not live first, so no new connection is dispatched to a listener
+	 * that is about to close; closing it migrates what is queued.
+	 */
+	__atomic_store_n(&w->slot->live, 0, __ATOMIC_RELEASE);
+	close(w->fd);
+	free(w);
+}
