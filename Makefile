@@ -13,6 +13,7 @@ VERSION		:= 0.1.0
 SOVERSION	:= 0
 
 BUILD		?= build
+OBJ		:= $(BUILD)/obj
 PREFIX		?= /usr/local
 LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
@@ -71,13 +72,13 @@ $(SKEL): $(BPF_OBJ)
 
 # --- shared userspace code ---------------------------------------------------
 COMMON_SRC	:= $(wildcard userspace/common/*.c)
-COMMON_OBJ	:= $(COMMON_SRC:userspace/common/%.c=$(BUILD)/common/%.o)
-COMMON_PIC	:= $(COMMON_SRC:userspace/common/%.c=$(BUILD)/common/%.pic.o)
+COMMON_OBJ	:= $(COMMON_SRC:userspace/common/%.c=$(OBJ)/common/%.o)
+COMMON_PIC	:= $(COMMON_SRC:userspace/common/%.c=$(OBJ)/common/%.pic.o)
 
 # --- librpd ------------------------------------------------------------------
 LIB_SRC		:= $(wildcard userspace/lib/*.c)
-LIB_OBJ		:= $(LIB_SRC:userspace/lib/%.c=$(BUILD)/lib/%.o)
-LIB_PIC		:= $(LIB_SRC:userspace/lib/%.c=$(BUILD)/lib/%.pic.o)
+LIB_OBJ		:= $(LIB_SRC:userspace/lib/%.c=$(OBJ)/lib/%.o)
+LIB_PIC		:= $(LIB_SRC:userspace/lib/%.c=$(OBJ)/lib/%.pic.o)
 LIB_A		:= $(BUILD)/librpd.a
 LIB_SO		:= $(BUILD)/librpd.so.$(VERSION)
 LIB_PC		:= $(BUILD)/librpd.pc
@@ -101,7 +102,7 @@ $(LIB_PC): userspace/lib/librpd.pc.in Makefile | $(BUILD)
 
 # --- programs ------------------------------------------------------------------
 RPDCTL_SRC	:= $(wildcard userspace/rpdctl/*.c)
-RPDCTL_OBJ	:= $(RPDCTL_SRC:userspace/rpdctl/%.c=$(BUILD)/rpdctl/%.o)
+RPDCTL_OBJ	:= $(RPDCTL_SRC:userspace/rpdctl/%.c=$(OBJ)/rpdctl/%.o)
 RPDCTL		:= $(BUILD)/rpdctl
 
 EXAMPLE_SRC	:= $(wildcard userspace/examples/*.c)
@@ -113,7 +114,7 @@ $(RPDCTL): $(RPDCTL_OBJ) $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(EXAMPLES): $(BUILD)/%: $(BUILD)/examples/%.o $(LIB_A)
+$(EXAMPLES): $(BUILD)/%: $(OBJ)/examples/%.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -132,32 +133,34 @@ $(HARNESS): | $(BUILD)/kselftest
 
 TEST_SRC	:= $(wildcard selftests/test_*.c)
 TEST_LIB_SRC	:= $(filter-out $(TEST_SRC),$(wildcard selftests/*.c))
-TEST_LIB_OBJ	:= $(TEST_LIB_SRC:selftests/%.c=$(BUILD)/selftests/%.o)
+TEST_LIB_OBJ	:= $(TEST_LIB_SRC:selftests/%.c=$(OBJ)/selftests/%.o)
 TESTS		:= $(TEST_SRC:selftests/%.c=$(BUILD)/selftests/%)
 
-$(BUILD)/selftests/%.o: selftests/%.c $(HARNESS) | $(BUILD)/selftests
+# The harness's EXPECT_*() compare across types by design.
+$(OBJ)/selftests/%.o: selftests/%.c $(HARNESS) | $(OBJ)/selftests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/kselftest -Iselftests -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare -Wno-unused-parameter -I$(BUILD)/kselftest -Iselftests \
+		-MMD -MP -c $< -o $@
 
-$(BUILD)/selftests/test_%: $(BUILD)/selftests/test_%.o $(TEST_LIB_OBJ) $(LIB_A)
+$(BUILD)/selftests/test_%: $(OBJ)/selftests/test_%.o $(TEST_LIB_OBJ) $(LIB_A) | $(BUILD)/selftests
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- generic rules -------------------------------------------------------------
-$(BUILD)/%.o: userspace/%.c | $(BUILD)
+$(OBJ)/%.o: userspace/%.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.pic.o: userspace/%.c | $(BUILD)
+$(OBJ)/%.pic.o: userspace/%.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
-$(BUILD) $(BUILD)/bpf $(BUILD)/kselftest $(BUILD)/selftests:
+$(BUILD) $(BUILD)/bpf $(BUILD)/kselftest $(BUILD)/selftests $(OBJ)/selftests:
 	$(Q)mkdir -p $@
 
--include $(wildcard $(BUILD)/*/*.d)
+-include $(wildcard $(OBJ)/*/*.d)
 
 # --- top-level targets ---------------------------------------------------------
 .PHONY: all deps demo test install uninstall clean help

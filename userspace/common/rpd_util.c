@@ -17,12 +17,13 @@ bool rpdu_group_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
+	/* No '.': bpffs refuses any name with a dot (bpf_lookup() in
+	 * kernel/bpf/inode.c reserves them), so "." and ".." go too.
+	 */
 	if (n == 0 || n > RPD_GROUP_NAME_MAX)
 		return false;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			    "0123456789_.-") == n;
+			    "0123456789_-") == n;
 }
 
 int rpdu_root_dir(char *buf, size_t len, const char *bpffs)

@@ -22,7 +22,8 @@
 #define RPD_PIN_COUNTERS	"counters"
 #define RPD_PIN_SELECTED	"selected"
 
-/* 1-64 of [A-Za-z0-9_.-], not "." or "..": safe as one path component. */
+/* 1-64 of [A-Za-z0-9_-]: one path component that bpffs accepts. */
+#define RPD_GROUP_NAME_RULE	"1-64 of A-Z a-z 0-9 _ - (bpffs refuses dots)"
 bool rpdu_group_name_valid(const char *name);
 
 /* "BPFFS/rpd" and "BPFFS/rpd/GROUP[/PIN]"; -ENAMETOOLONG if it won't fit. */

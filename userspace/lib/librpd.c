@@ -105,7 +105,7 @@ int rpd_group_open(const char *name, const char *bpffs, struct rpd_group **out)
 
 	*out = NULL;
 	if (!name || !rpdu_group_name_valid(name))
-		return fail(-EINVAL, "invalid group name '%s': use 1-64 of A-Z a-z 0-9 _ . -",
+		return fail(-EINVAL, "invalid group name '%s': use " RPD_GROUP_NAME_RULE,
 			    name ? name : "(null)");
 	if (!bpffs)
 		bpffs = RPD_BPFFS_DEFAULT;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Run every rpd selftest and end with "N passed, N failed, N skipped".
+# Usage: selftests/run.sh [BUILD] [TEST...]   (TEST: name without path)
+# Each test program is a kselftest harness binary (TAP on stdout, a
+# "# Totals:" line at the end); one that dies before printing its totals
+# counts as one failure.
+set -u
+
+build=${1:-build}
+shift || true
+passed=0 failed=0 skipped=0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "selftests: must run as root (network namespaces, bpffs, bpf())" >&2
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+if [ $# -gt 0 ]; then
+	tests=()
+	for t in "$@"; do tests+=("$build/selftests/$t"); done
+else
+	tests=("$build"/selftests/test_*)
+fi
+
+for t in "${tests[@]}"; do
+	case "$t" in *.o|*.d) continue ;; esac
+	[ -x "$t" ] || { echo "selftests: $t: not built" >&2; failed=$((failed + 1)); continue; }
+	name=${t##*/}
+	echo "# ---- $name"
+	log=$(mktemp)
+	"$t" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$totals" ]; then
+		echo "selftests: $name exited $rc without its totals" >&2
+		failed=$((failed + 1))
+		continue
+	fi
+	p=$(sed -E 's/.*pass:([0-9]+).*/\1/' <<<"$totals")
+	f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
+	s=$(sed -E 's/.* skip:([0-9]+).*/\1/' <<<"$totals")
+	e=$(sed -E 's/.* error:([0-9]+).*/\1/' <<<"$totals")
+	passed=$((passed + p))
+	failed=$((failed + f + e))
+	skipped=$((skipped + s))
+	# a harness that failed without counting it still fails the run
+	if [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ $((f + e)) = 0 ]; then
+		echo "selftests: $name exited $rc" >&2
+		failed=$((failed + 1))
+	fi
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
