@@ -40,7 +40,7 @@ for t in "${tests[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	p=$(sed -E 's/.*pass:([0-9]+).*/\1/' <<<"$totals")
+	p=$(sed -E 's/^# Totals: pass:([0-9]+).*/\1/' <<<"$totals")
 	f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
 	s=$(sed -E 's/.* skip:([0-9]+).*/\1/' <<<"$totals")
 	e=$(sed -E 's/.* error:([0-9]+).*/\1/' <<<"$totals")

@@ -67,11 +67,13 @@ const char *rpd_errmsg(void)
 	return errmsg[0] ? errmsg : "no error";
 }
 
-/* bpf() refuses callers without CAP_BPF when unprivileged bpf is off. */
+/* bpf() refuses callers without CAP_BPF when unprivileged bpf is off;
+ * pins are root's 0600. Either way the caller lacks privileges: -EPERM.
+ */
 static int fail_bpf(int err, const char *what, const char *obj)
 {
 	if (err == -EPERM || err == -EACCES)
-		return fail(err, "%s %s: permission denied (needs CAP_BPF and CAP_NET_ADMIN; run as root)",
+		return fail(-EPERM, "%s %s: permission denied (needs CAP_BPF and CAP_NET_ADMIN; run as root)",
 			    what, obj);
 	return fail(err, "%s %s: %s", what, obj, strerror(-err));
 }
@@ -127,8 +129,12 @@ int rpd_group_open(const char *name, const char *bpffs, struct rpd_group **out)
 		goto err_free;
 	}
 	if (access(g->dir, F_OK)) {
-		err = fail(-ENOENT, "group '%s' is not loaded (no %s); load it with 'rpdctl load %s'",
-			   name, g->dir, name);
+		err = -errno;
+		if (err == -ENOENT)
+			fail(err, "group '%s' is not loaded (no %s); load it with 'rpdctl load %s'",
+			     name, g->dir, name);
+		else
+			err = fail_bpf(err, "cannot open group", g->dir);
 		goto err_free;
 	}
 
