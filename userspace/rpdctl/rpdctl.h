@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * rpdctl internals: global options, the command table entry, error
+ * reporting, and access to a loaded group's pinned maps.
+ */
+#ifndef RPDCTL_H
+#define RPDCTL_H
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "rpd_abi.h"
+#include "rpd_util.h"
+
+#ifndef RPD_VERSION
+#define RPD_VERSION "0.1.0"
+#endif
+
+enum {
+	EXIT_OK		= 0,
+	EXIT_FAIL	= 1,
+	EXIT_USAGE	= 2,
+};
+
+/* Set from the global options, before the command runs. */
+struct rpdctl_opts {
+	bool json;
+	bool pretty;
+	bool debug;
+	const char *bpffs;
+};
+
+extern struct rpdctl_opts opts;
+
+/* Which of the grammar's definitions a command's help prints. */
+enum {
+	DEF_GROUP	= 1 << 0,
+	DEF_POLICY	= 1 << 1,
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(const struct cmd *cmd, int argc, char **argv);
+	const char *usage;	/* grammar after "rpdctl [OPTIONS] ", one form a line */
+	unsigned int defs;	/* DEF_* */
+	const char *help;	/* what it does, its options */
+};
+
+int cmd_load(const struct cmd *cmd, int argc, char **argv);
+int cmd_unload(const struct cmd *cmd, int argc, char **argv);
+int cmd_show(const struct cmd *cmd, int argc, char **argv);
+int cmd_stats(const struct cmd *cmd, int argc, char **argv);
+int cmd_set(const struct cmd *cmd, int argc, char **argv);
+
+/* --- cli.c: errors and argument parsing ---------------------------------- */
+
+/* Helpers below record why they failed; a command reports it once. */
+#define ERRMSG_MAX	1024
+void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *last_error(void);
+
+/* " (run as root)" after a cause that privileges would lift, else "" */
+const char *root_hint(int err);
+
+/* One line on stderr, and {"error": ...} on stdout with -j; they return
+ * the exit code: EXIT_FAIL, or EXIT_USAGE for fail_usage().
+ */
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int fail_last(void);
+int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Options of every command, also accepted after the command's name. */
+#define GLOBAL_SHORTOPTS	"jpd"
+#define GLOBAL_LONGOPTS						\
+	{ "json",	no_argument,		NULL, 'j' },	\
+	{ "pretty",	no_argument,		NULL, 'p' },	\
+	{ "debug",	no_argument,		NULL, 'd' },	\
+	{ "bpffs",	required_argument,	NULL, 'B' }
+
+/* Applies @opt if it is a global option: then true. */
+bool cli_global_opt(int opt);
+/* Records getopt_long()'s '?' or ':' as the bad option (the first wins);
+ * @cmd NULL before the command.
+ */
+void cli_bad_option(const struct cmd *cmd, int opt, char **argv);
+/* After the options: EXIT_USAGE once the bad option is reported, or 0. */
+int cli_opts_done(void);
+
+/* getopt_long over a command's arguments (main resets optind): the next
+ * of the command's own options, or -1 at the end. Global options are
+ * applied on the way, bad ones recorded for cli_opts_done(). @longopts
+ * ends with GLOBAL_LONGOPTS.
+ */
+int cli_getopt(const struct cmd *cmd, int argc, char **argv,
+	       const struct option *longopts);
+/* For commands without options of their own: 0 and the positional
+ * arguments in argv[optind..], or EXIT_USAGE after reporting.
+ */
+int cli_no_options(const struct cmd *cmd, int argc, char **argv);
+
+bool parse_ulong(const char *s, unsigned long min, unsigned long max,
+		 unsigned long *out);
+/* 0, or EXIT_USAGE after reporting why */
+int parse_group(const char *name);
+int parse_policy(const char *name, __u32 *policy);
+
+/* --- group.c: the pins of a loaded group -------------------------------- */
+
+enum group_map {
+	GMAP_SOCKS,
+	GMAP_SLOTS,
+	GMAP_CONFIG,
+	GMAP_COUNTERS,
+	GMAP_SELECTED,
+	GMAP_MAX,
+};
+
+struct group {
+	const char *name;
+	char dir[PATH_MAX];
+	int fd[GMAP_MAX];
+	struct rpd_config cfg;
+	__u32 nr_slots;
+	int ncpus;
+	void *percpu_buf;	/* one value per possible CPU */
+};
+
+/* A slot in use: its listener is in the socket map. */
+struct slot_row {
+	__u32 slot;
+	struct rpd_slot s;
+	char addr[64];		/* "[ADDR]:PORT", from s */
+};
+
+extern const char *const group_pins[];	/* every pin of a group, NULL-ended */
+
+int bpffs_ready(void);
+int group_dir(char *buf, size_t len, const char *name);
+int group_open(struct group *g, const char *name);
+void group_close(struct group *g);
+int group_slot_in_use(const struct group *g, __u32 slot);
+int group_slot_read(const struct group *g, __u32 slot, struct rpd_slot *s);
+/* Every slot in use, in slot order, in *rows (free() it). */
+int group_read_in_use(const struct group *g, struct slot_row **rows,
+		      __u32 *n);
+int group_counters(struct group *g, struct rpd_counters *c);
+int group_selected(struct group *g, __u32 slot, __u64 *sum);
+int group_dir_remove(const char *dir);
+
+#endif /* RPDCTL_H */
