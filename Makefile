@@ -45,7 +45,7 @@ BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -Wall -Werror \
 		   -I$(BUILD) -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
 CFLAGS		?= -O2 -g
-override CFLAGS	+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+override CFLAGS	+= -std=gnu11 -D_GNU_SOURCE -DRPD_VERSION='"$(VERSION)"' -Wall -Wextra -Werror \
 		   -Wno-missing-field-initializers \
 		   -Ibpf -Iuserspace/common -Iuserspace/lib -I$(BUILD) \
 		   $(LIBBPF_CFLAGS)

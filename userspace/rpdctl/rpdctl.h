@@ -15,9 +15,7 @@
 #include "rpd_abi.h"
 #include "rpd_util.h"
 
-#ifndef RPD_VERSION
-#define RPD_VERSION "0.1.0"
-#endif
+/* RPD_VERSION comes from the Makefile's VERSION. */
 
 enum {
 	EXIT_OK		= 0,
