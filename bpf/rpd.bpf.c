@@ -64,9 +64,9 @@ enum { CLS_SERVING, CLS_DRAINING, CLS_MAX };
 struct scan {
 	/* the listener address of the reuseport group being served */
 	__u32 family, port, addr[4];
-	__u32 start;			/* first slot of the rotation */
-	/* pass 1: count and least-loaded per class */
+	/* pass 1: count, least-loaded and how many tie with it, per class */
 	__u32 cnt[CLS_MAX];
+	__u32 ties[CLS_MAX];
 	__s32 best[CLS_MAX];
 	__u64 best_load[CLS_MAX], best_weight[CLS_MAX];
 	/* pass 2: find the want[j]-th eligible slot of class cls */
@@ -133,19 +133,15 @@ static __always_inline int slot_class(const struct scan *sc,
 	return s->drain ? CLS_DRAINING : CLS_SERVING;
 }
 
-static long scan_least(__u32 i, void *data)
+static long scan_least(__u32 k, void *data)
 {
 	struct scan *sc = scan_get();
 	struct rpd_slot *s;
 	__u64 load, w;
-	__u32 k;
 	int c;
 
 	if (!sc)
 		return 1;
-	k = sc->start + i;
-	if (k >= nr_slots)
-		k -= nr_slots;
 	s = bpf_map_lookup_elem(&slots, &k);
 	if (!s)
 		return 1;
@@ -155,13 +151,23 @@ static long scan_least(__u32 i, void *data)
 	load = slot_load(s);
 	w = slot_weight(s);
 	sc->cnt[c]++;
-	/* strictly lighter: ties go to the first in the rotation */
 	if (sc->best[c] < 0 ||
 	    lighter(load, w, sc->best_load[c], sc->best_weight[c])) {
-		sc->best[c] = k;
-		sc->best_load[c] = load;
-		sc->best_weight[c] = w;
+		sc->ties[c] = 1;
+	} else if (!lighter(sc->best_load[c], sc->best_weight[c], load, w)) {
+		/* A tie: keep each of the t tied slots with probability 1/t
+		 * (reservoir sampling), so no slot is favoured by its
+		 * position, whatever the gaps between live slots.
+		 */
+		sc->ties[c]++;
+		if (bpf_get_prandom_u32() % sc->ties[c])
+			return 0;
+	} else {
+		return 0;
 	}
+	sc->best[c] = k;
+	sc->best_load[c] = load;
+	sc->best_weight[c] = w;
 	return 0;
 }
 
@@ -233,8 +239,8 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 	struct rpd_config *cfg;
 	__u32 zero = 0;
 
-	sc->start = nr_slots ? bpf_get_prandom_u32() % nr_slots : 0;
 	sc->cnt[CLS_SERVING] = sc->cnt[CLS_DRAINING] = 0;
+	sc->ties[CLS_SERVING] = sc->ties[CLS_DRAINING] = 0;
 	sc->best[CLS_SERVING] = sc->best[CLS_DRAINING] = -1;
 	bpf_loop(nr_slots, scan_least, NULL, 0);
 
