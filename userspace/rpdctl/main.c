@@ -248,16 +248,24 @@ static int cmd_version(const struct cmd *cmd, int argc, char **argv)
 }
 
 /* "COMMAND help" or a --help/-h among its options. */
+/* COMMAND help, or --help/-h among its arguments. The command's own
+ * arguments are not parsed for help, so take -j/-p from them here: help
+ * is one JSON document too, wherever -j stands.
+ */
 static bool wants_help(int argc, char **argv)
 {
+	bool help = argc > 1 && !strcmp(argv[1], "help");
 	int i;
 
-	if (argc > 1 && !strcmp(argv[1], "help"))
-		return true;
-	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return true;
-	return false;
+			help = true;
+		else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+			opts.json = true;
+		else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty"))
+			opts.json = opts.pretty = true;
+	}
+	return help;
 }
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt,
