@@ -8,9 +8,27 @@
 
 #include <err.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* Each program's usage text, to @f. */
+static void usage(FILE *f);
+
+/* A usage error: the message, the usage text, exit 2. */
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	usage(stderr);
+	exit(2);
+}
 
 /* @s as a decimal integer in [@min, @max]; false if it is anything else. */
 static inline bool ex_parse_long(const char *s, long min, long max, long *out)

@@ -95,18 +95,6 @@ static void usage(FILE *f)
 		"X-Rpd-Slot. Exit 0 if every request was ok, 1 if not, 2 on usage errors.\n");
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwarnx(fmt, ap);
-	va_end(ap);
-	usage(stderr);
-	exit(2);
-}
-
 static long opt_long(char opt, const char *s, long min, long max)
 {
 	long v;

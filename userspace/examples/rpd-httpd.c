@@ -116,18 +116,6 @@ static void usage(FILE *f)
 		RPD_MAX_SLOTS, RPD_BPFFS_DEFAULT);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwarnx(fmt, ap);
-	va_end(ap);
-	usage(stderr);
-	exit(2);
-}
-
 static long opt_long(const char *opt, const char *s, long min, long max)
 {
 	long v;
