@@ -50,7 +50,7 @@ outer() {
 	self=$(realpath "$0")
 	build=$(realpath "$build")
 
-	NS=
+	NS=''
 	trap outer_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -104,7 +104,7 @@ wait_ready() {
 			return
 		fi
 		if ! kill -0 "$SERVER" 2>/dev/null; then
-			SERVER=
+			SERVER=''
 			die "rpd-httpd exited before it was ready (its error is above)"
 		fi
 		sleep 0.1
@@ -117,8 +117,9 @@ wait_ready() {
 stopped_worker() {
 	local workers victim rc=0
 
-	mapfile -t workers < <(pgrep -P "$SERVER")
-	victim=${workers[0]:-}
+	# rpd-httpd's parent is single-threaded: its main task has every worker
+	workers=$(<"/proc/$SERVER/task/$SERVER/children")
+	victim=${workers%% *}
 	[ -n "$victim" ] || die "rpd-httpd has no workers"
 	kill -STOP "$victim"
 	echo "worker $victim stopped for $STOP_S s"
@@ -130,19 +131,22 @@ stopped_worker() {
 	echo "worker $victim continued"
 	echo
 	wait "$GET" || rc=$?
-	GET=
+	GET=''
 	cat "$TMP/get.out"
 	[ "$rc" = 0 ] || die "rpd-get reported errors"
 }
 
 inner() {
 	BUILD=$1
-	SERVER= LOADED= GET=
+	SERVER='' LOADED='' GET=''
 	TMP=$(mktemp -d /tmp/rpd-demo.XXXXXX)
 	BPFFS=$TMP/bpffs
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	# set -e alone would leave without a word
+	set -E
+	trap 'echo "demo: failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 	heading "setup: netns, private bpffs at $BPFFS, group '$GROUP'"
 	ip link set lo up
@@ -150,7 +154,8 @@ inner() {
 	mount -t bpf bpf "$BPFFS"
 	ctl load "$GROUP" --policy least-conn
 	LOADED=1
-	# rpd-httpd's own SIGTERM handling stops its workers: no process group
+	# In the background it ignores Ctrl-C; cleanup's SIGTERM stops it, and
+	# it stops its workers.
 	"$BUILD/rpd-httpd" --group "$GROUP" --listen "$ADDR" --workers "$WORKERS" \
 		--work-ms "$WORK_MS" --bpffs "$BPFFS" >"$TMP/httpd.out" &
 	SERVER=$!

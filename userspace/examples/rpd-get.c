@@ -8,7 +8,6 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +39,11 @@ enum result {
 };
 
 static const char *const result_names[RES_MAX] = {
-	[RES_OK]		= "ok",
+	[RES_OK]	= "ok",
 	[RES_REFUSED]	= "refused",
 	[RES_RESET]	= "reset",
 	[RES_TIMEOUT]	= "timeout",
-	[RES_BAD]		= "bad",
+	[RES_BAD]	= "bad",
 	[RES_OTHER]	= "other",
 };
 
@@ -112,7 +111,8 @@ static void parse_args(struct load *l, int argc, char **argv)
 	l->requests = 1;
 	l->concurrency = 1;
 	l->timeout_ms = 5000;
-	while ((opt = getopt(argc, argv, "n:c:jt:h")) != -1) {
+	/* ':' first: errors are ours to print */
+	while ((opt = getopt(argc, argv, ":n:c:jt:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			l->requests = opt_long(opt, optarg, 1, 100000000);
@@ -129,9 +129,10 @@ static void parse_args(struct load *l, int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			usage_error("-%c needs an argument", optopt);
 		default:
-			usage(stderr);
-			exit(2);
+			usage_error("unknown option '-%c'", optopt);
 		}
 	}
 	if (optind != argc - 1)
@@ -285,9 +286,9 @@ static void start(struct load *l, struct conn *c)
 static void step(struct load *l, struct conn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-	socklen_t elen = sizeof(int);
-	enum result res;
 	int e, slot = -1;
+	socklen_t elen = sizeof(e);
+	enum result res;
 	ssize_t n;
 
 	if (!c->connected) {
@@ -405,7 +406,7 @@ static void print_json(const struct load *l, double ms)
 
 int main(int argc, char **argv)
 {
-	static struct load l;
+	struct load l = {};
 	long long t0;
 	double ms;
 	long i;
@@ -431,11 +432,11 @@ int main(int argc, char **argv)
 		print_json(&l, ms);
 	else
 		print_text(&l, ms);
-	if (l.other_errno)
-		warnx("%ld requests failed otherwise, the first with: %s",
-		      l.count[RES_OTHER], strerror(l.other_errno));
 	if (fflush(stdout))
 		err(1, "stdout");
+	if (l.other_errno)
+		warnx("%ld requests failed with other errors, the first: %s",
+		      l.count[RES_OTHER], strerror(l.other_errno));
 	free(l.conns);
 	close(l.ep);
 	return l.count[RES_OK] == l.requests ? 0 : 1;

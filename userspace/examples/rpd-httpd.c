@@ -25,7 +25,6 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,8 +144,8 @@ static void parse_args(struct server *s, int argc, char **argv)
 	socklen_t len;
 	int opt;
 
-	/* only --help has a short form */
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	/* only --help has a short form; ':' first: errors are ours to print */
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g':
 			s->group = optarg;
@@ -177,9 +176,12 @@ static void parse_args(struct server *s, int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr);
-			exit(2);
+			if (optopt)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -479,9 +481,14 @@ static void stop_all(struct server *s, int status)
 	for (i = 0; i < s->nr_workers; i++) {
 		if (!s->workers[i].pid)
 			continue;
-		/* SIGCONT too: a stopped worker would hold SIGTERM pending */
-		if (kill(s->workers[i].pid, SIGTERM) ||
-		    kill(s->workers[i].pid, SIGCONT))
+		/*
+		 * A stopped worker would hold SIGTERM pending, hence SIGCONT,
+		 * and first: sent after, it could land while the exiting
+		 * worker is being ptrace-attached (LeakSanitizer does that
+		 * at exit) and cancel the attach's SIGSTOP, hanging both.
+		 */
+		if (kill(s->workers[i].pid, SIGCONT) ||
+		    kill(s->workers[i].pid, SIGTERM))
 			warn("stopping worker %d", (int)s->workers[i].pid);
 	}
 }
@@ -598,12 +605,13 @@ static int supervise(struct server *s)
 				wait = -1;
 				continue;
 			}
-			warnx("fork: %s", strerror(-ret));
 			if (!s->announced) {
+				warnx("fork: %s", strerror(-ret));
 				stop_all(s, 1);
 				wait = -1;
 				break;
 			}
+			warnx("fork: %s; retrying in %d ms", strerror(-ret), RESTART_PAUSE_MS);
 			s->restart_at = now_ms() + RESTART_PAUSE_MS;
 		}
 		if (poll(pfd, 2, (int)wait) < 0)
@@ -673,6 +681,8 @@ int main(int argc, char **argv)
 	struct server s = {};
 	int ret;
 
+	/* one write() per message: workers report side by side on one stderr */
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	parse_args(&s, argc, argv);
 	if (rpd_group_open(s.group, s.bpffs, &s.g))
 		errx(1, "%s", rpd_errmsg());

@@ -322,7 +322,10 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 			     strerror(-err));
 		goto err_close;
 	}
-	getsockopt(w->fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen);
+	if (getsockopt(w->fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen)) {
+		err = fail(-errno, "socket cookie of %s: %s", addr, strerror(errno));
+		goto err_close;
+	}
 	err = claim_slot(g, w->fd, &w->slot_nr);
 	if (err)
 		goto err_close;
