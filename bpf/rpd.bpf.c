@@ -64,7 +64,10 @@ enum { CLS_SERVING, CLS_DRAINING, CLS_MAX };
 struct scan {
 	/* the listener address of the reuseport group being served */
 	__u32 family, port, addr[4];
-	/* pass 1: count, least-loaded and how many tie with it, per class */
+	/* pass 1: count per class; with `least`, also the least-loaded and
+	 * how many tie with it
+	 */
+	__u32 least;
 	__u32 cnt[CLS_MAX];
 	__u32 ties[CLS_MAX];
 	__s32 best[CLS_MAX];
@@ -151,8 +154,12 @@ static long scan_least(__u32 k, void *data)
 	load = slot_load(s);
 	w = slot_weight(s);
 	sc->cnt[c]++;
-	if (sc->best[c] < 0 ||
-	    lighter(load, w, sc->best_load[c], sc->best_weight[c])) {
+	if (sc->best[c] < 0) {
+		sc->ties[c] = 1;
+	} else if (!sc->least) {
+		/* p2c, round-robin, hash: the count is all this pass is for */
+		return 0;
+	} else if (lighter(load, w, sc->best_load[c], sc->best_weight[c])) {
 		sc->ties[c] = 1;
 	} else if (!lighter(sc->best_load[c], sc->best_weight[c], load, w)) {
 		/* A tie: keep each of the t tied slots with probability 1/t
@@ -233,12 +240,11 @@ static __always_inline int find_nth(struct scan *sc, __u32 cls, __u32 nwant,
 
 /* The slot to try for this connection, or -1 when none can take it. */
 static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
-				  __u32 policy)
+				  struct rpd_config *cfg, __u32 policy)
 {
 	__u32 cls, n, a, b;
-	struct rpd_config *cfg;
-	__u32 zero = 0;
 
+	sc->least = md->migrating_sk || policy == RPD_POLICY_LEAST_CONN;
 	sc->cnt[CLS_SERVING] = sc->cnt[CLS_DRAINING] = 0;
 	sc->ties[CLS_SERVING] = sc->ties[CLS_DRAINING] = 0;
 	sc->best[CLS_SERVING] = sc->best[CLS_DRAINING] = -1;
@@ -248,7 +254,8 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 	n = sc->cnt[cls];
 	if (!n)
 		return -1;
-	if (md->migrating_sk || policy == RPD_POLICY_LEAST_CONN || n == 1)
+	/* with one slot, best is the first and only one met */
+	if (sc->least || n == 1)
 		return sc->best[cls];
 
 	switch (policy) {
@@ -265,9 +272,6 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 			return sc->found[1];
 		return sc->found[0];
 	case RPD_POLICY_ROUND_ROBIN:
-		cfg = bpf_map_lookup_elem(&config, &zero);
-		if (!cfg)
-			return -1;
 		a = __sync_fetch_and_add(&cfg->rr_ticket, 1) % n;
 		break;
 	case RPD_POLICY_HASH:
@@ -303,7 +307,7 @@ int rpd_dispatch(struct sk_reuseport_md *md)
 	scan_init(sc, md);
 
 	for (i = 0; i < RPD_SELECT_TRIES; i++) {
-		slot = choose(md, sc, policy);
+		slot = choose(md, sc, cfg, policy);
 		if (slot < 0)
 			break;
 		k = slot;
