@@ -265,6 +265,27 @@ int rpdt_which(struct rpd_worker *const *w, int n, const char *addr,
 	return which;
 }
 
+int rpdt_spread(struct rpd_worker *const *w, int nw, const char *addr, int n,
+		int *count, int *seq)
+{
+	int i, fd, which;
+
+	for (i = 0; i < n; i++) {
+		which = rpdt_which(w, nw, addr, &fd);
+		if (which < 0) {
+			fprintf(stderr, "# connection %d to %s: %s\n", i, addr,
+				strerror(-which));
+			return which;
+		}
+		close(fd);
+		if (count)
+			count[which]++;
+		if (seq)
+			seq[i] = which;
+	}
+	return 0;
+}
+
 static int open_pin(const char *bpffs, const char *group, const char *pin)
 {
 	char path[PATH_MAX];

@@ -62,6 +62,14 @@ int rpdt_accept_any(const int *lfds, int n, int timeout_ms, int *which);
 int rpdt_which(struct rpd_worker *const *w, int n, const char *addr,
 	       int *keep);
 
+/* @n connections to @addr, one at a time, each accepted by one of the @nw
+ * workers and closed without rpd_conn_done(), so it stays in flight. Each
+ * one's worker is counted in @count and/or listed in @seq (either may be
+ * NULL). 0, or the -errno of the first connection that failed.
+ */
+int rpdt_spread(struct rpd_worker *const *w, int nw, const char *addr, int n,
+		int *count, int *seq);
+
 /* Pinned maps of a group, read the way rpdctl reads them. */
 int rpdt_counters(const char *bpffs, const char *group,
 		  struct rpd_counters *sum);

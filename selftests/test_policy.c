@@ -64,30 +64,12 @@ static void set_policy(struct __test_metadata *_metadata, const char *bpffs,
 	ASSERT_EQ(0, o.status) TH_LOG("%s", o.err);
 }
 
-/* Each connection's worker; the accepted sockets stay open (in flight). */
-static void connect_n(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(group) *self, const char *addr, int n,
-		      int *count, int *seq)
-{
-	int i, fd, which;
-
-	for (i = 0; i < n; i++) {
-		which = rpdt_which(self->w, NW, addr, &fd);
-		ASSERT_LE(0, which) TH_LOG("connection %d: %s", i, strerror(-which));
-		close(fd);
-		if (count)
-			count[which]++;
-		if (seq)
-			seq[i] = which;
-	}
-}
-
 TEST_F(group, least_conn_fills_evenly)
 {
 	int count[NW] = {}, i;
 
 	/* nothing finishes: each round of 4 must go one to each worker */
-	connect_n(_metadata, self, variant->addr, 3 * NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 3 * NW, count, NULL));
 	for (i = 0; i < NW; i++)
 		EXPECT_EQ(3, count[i]) TH_LOG("worker %d", i);
 }
@@ -96,7 +78,7 @@ TEST_F(group, least_conn_picks_fewest_in_flight)
 {
 	int count[NW] = {}, i, which;
 
-	connect_n(_metadata, self, variant->addr, 2 * NW, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 2 * NW, NULL, NULL));
 	/* worker 2 finishes both of its connections: it alone has 0 */
 	rpd_conn_done(self->w[2]);
 	rpd_conn_done(self->w[2]);
@@ -105,7 +87,7 @@ TEST_F(group, least_conn_picks_fewest_in_flight)
 		ASSERT_EQ(2, which);
 	}
 	/* now all have 2 in flight again: the next 4 spread one each */
-	connect_n(_metadata, self, variant->addr, NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, NW, count, NULL));
 	for (i = 0; i < NW; i++)
 		EXPECT_EQ(1, count[i]) TH_LOG("worker %d", i);
 }
@@ -135,7 +117,7 @@ TEST_F(group, least_conn_weight)
 
 	/* in flight / weight: weight 3 takes 3 for every 1 of the others */
 	ASSERT_EQ(0, rpd_set_weight(self->w[1], 3));
-	connect_n(_metadata, self, variant->addr, 12, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 12, count, NULL));
 	EXPECT_EQ(6, count[1]);
 	EXPECT_EQ(2, count[0]);
 	EXPECT_EQ(2, count[2]);
@@ -150,7 +132,7 @@ TEST_F(group, drain)
 	int count[NW] = {}, i;
 
 	ASSERT_EQ(0, rpd_set_drain(self->w[0], 1));
-	connect_n(_metadata, self, variant->addr, 9, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 9, count, NULL));
 	EXPECT_EQ(0, count[0]);
 	EXPECT_EQ(3, count[1]);
 	EXPECT_EQ(3, count[2]);
@@ -160,12 +142,12 @@ TEST_F(group, drain)
 	for (i = 0; i < NW; i++)
 		ASSERT_EQ(0, rpd_set_drain(self->w[i], 1));
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, variant->addr, 3, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 3, count, NULL));
 	EXPECT_EQ(3, count[0]);
 
 	ASSERT_EQ(0, rpd_set_drain(self->w[2], 0));
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, variant->addr, 4, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 4, count, NULL));
 	EXPECT_EQ(4, count[2]);
 }
 
@@ -174,7 +156,7 @@ TEST_F(group, round_robin_exact_rotation)
 	int seq[3 * NW], i, j;
 
 	set_policy(_metadata, self->bpffs, "round-robin");
-	connect_n(_metadata, self, variant->addr, 3 * NW, NULL, seq);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 3 * NW, NULL, seq));
 	for (i = 0; i < NW; i++)
 		for (j = i + 1; j < NW; j++)
 			EXPECT_NE(seq[i], seq[j]) TH_LOG("first round repeats %d", seq[i]);
@@ -188,7 +170,7 @@ TEST_F(group, round_robin_skips_drained)
 
 	set_policy(_metadata, self->bpffs, "round-robin");
 	ASSERT_EQ(0, rpd_set_drain(self->w[3], 1));
-	connect_n(_metadata, self, variant->addr, 9, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 9, count, NULL));
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(3, count[i]) TH_LOG("worker %d", i);
 	EXPECT_EQ(0, count[3]);
@@ -199,7 +181,7 @@ TEST_F(group, p2c_never_takes_the_worse)
 	int count[NW] = {}, i, which;
 
 	/* one connection each, then all but worker 1 finish theirs */
-	connect_n(_metadata, self, variant->addr, NW, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, NW, NULL, NULL));
 	for (i = 0; i < NW; i++)
 		if (i != 1)
 			rpd_conn_done(self->w[i]);
@@ -258,14 +240,14 @@ TEST_F(group, policy_switch_takes_effect_at_once)
 	int seq[NW], count[NW] = {}, i, j;
 
 	/* least-conn with worker 0 loaded: it gets nothing ... */
-	connect_n(_metadata, self, variant->addr, NW, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, NW, NULL, NULL));
 	for (i = 1; i < NW; i++)
 		rpd_conn_done(self->w[i]);
-	connect_n(_metadata, self, variant->addr, 3, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 3, count, NULL));
 	EXPECT_EQ(0, count[0]);
 	/* ... round-robin ignores load: the very next 4 rotate over all */
 	set_policy(_metadata, self->bpffs, "round-robin");
-	connect_n(_metadata, self, variant->addr, NW, NULL, seq);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, NW, NULL, seq));
 	for (i = 0; i < NW; i++)
 		for (j = i + 1; j < NW; j++)
 			EXPECT_NE(seq[i], seq[j]);
@@ -277,7 +259,7 @@ TEST_F(group, counted_in_program_counters)
 	struct rpd_slot s;
 	int count[NW] = {}, i, total = 0;
 
-	connect_n(_metadata, self, variant->addr, 10, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, 10, count, NULL));
 	ASSERT_EQ(0, rpdt_counters(self->bpffs, "t", &c));
 	EXPECT_EQ(10, c.selected);
 	EXPECT_EQ(0, c.fallback);

@@ -357,52 +357,29 @@ static struct json_value *parse_doc(struct __test_metadata *_metadata,
 /* json_num(), json_str() and json_bool() with a printf-style path; str()
  * never returns NULL, so it can go straight into EXPECT_STREQ.
  */
-static const char *vpath(const char *f, va_list ap)
+/* A JSON path from a format; each use consumes it at once, so one
+ * buffer serves every num()/str()/flag() in an expression.
+ */
+static const char *at(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static const char *at(const char *f, ...)
 {
 	static char path[128];
+	va_list ap;
 
+	va_start(ap, f);
 	vsnprintf(path, sizeof(path), f, ap);
+	va_end(ap);
 	return path;
 }
 
-static double num(const struct json_value *doc, const char *f, ...)
-	__attribute__((format(printf, 2, 3)));
-static double num(const struct json_value *doc, const char *f, ...)
+static const char *str_or_none(const char *s)
 {
-	va_list ap;
-	double v;
-
-	va_start(ap, f);
-	v = json_num(doc, vpath(f, ap));
-	va_end(ap);
-	return v;
-}
-
-static const char *str(const struct json_value *doc, const char *f, ...)
-	__attribute__((format(printf, 2, 3)));
-static const char *str(const struct json_value *doc, const char *f, ...)
-{
-	const char *s;
-	va_list ap;
-
-	va_start(ap, f);
-	s = json_str(doc, vpath(f, ap));
-	va_end(ap);
 	return s ? s : "(not a string)";
 }
 
-static int flag(const struct json_value *doc, const char *f, ...)
-	__attribute__((format(printf, 2, 3)));
-static int flag(const struct json_value *doc, const char *f, ...)
-{
-	va_list ap;
-	int v;
-
-	va_start(ap, f);
-	v = json_bool(doc, vpath(f, ap));
-	va_end(ap);
-	return v;
-}
+#define num(doc, ...)	json_num(doc, at(__VA_ARGS__))
+#define flag(doc, ...)	json_bool(doc, at(__VA_ARGS__))
+#define str(doc, ...)	str_or_none(json_str(doc, at(__VA_ARGS__)))
 
 /* %.6g in rpdctl's JSON: six significant digits */
 static bool near(double want, double got)
@@ -445,25 +422,6 @@ static void start_workers(struct __test_metadata *_metadata,
 	for (self->nw = 0; self->nw < n; self->nw++) {
 		ASSERT_EQ(0, rpd_listen(self->g, ADDR, NULL, &self->w[self->nw]))
 			TH_LOG("%s", rpd_errmsg());
-	}
-}
-
-/* @n connections, each one's worker counted in @count or listed in @seq.
- * The accepted sockets are closed but not rpd_conn_done(): in flight.
- */
-static void connect_n(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(rpdctl) *self, int n, int *count, int *seq)
-{
-	int i, fd, which;
-
-	for (i = 0; i < n; i++) {
-		which = rpdt_which(self->w, self->nw, ADDR, &fd);
-		ASSERT_LE(0, which) TH_LOG("connection %d: %s", i, strerror(-which));
-		close(fd);
-		if (count)
-			count[which]++;
-		if (seq)
-			seq[i] = which;
 	}
 }
 
@@ -844,7 +802,7 @@ TEST_F(rpdctl, unload_while_serving)
 	expect_error(_metadata, &self->o, 1, "group 't' is not loaded (no %s)", dir);
 
 	/* still dispatched by the program, by least-conn: evenly ... */
-	connect_n(_metadata, self, 2 * NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 2 * NW, count, NULL));
 	for (i = 0; i < NW; i++) {
 		EXPECT_EQ(2, count[i]) TH_LOG("worker %d", i);
 	}
@@ -861,7 +819,7 @@ TEST_F(rpdctl, unload_while_serving)
 	 */
 	CTL_OK("load", "t");
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, NW, count, NULL));
 	for (i = 0; i < NW; i++) {
 		EXPECT_EQ(1, count[i]) TH_LOG("worker %d", i);
 	}
@@ -1112,7 +1070,7 @@ TEST_F(rpdctl, stats_even_split)
 	const char *l;
 
 	start_workers(_metadata, self, "least-conn", NW);
-	connect_n(_metadata, self, 3 * NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 3 * NW, count, NULL));
 	for (i = 0; i < NW; i++) {
 		ASSERT_EQ(3, count[i]) TH_LOG("worker %d", i);
 	}
@@ -1179,7 +1137,7 @@ TEST_F(rpdctl, stats_one_slot_takes_all)
 	for (i = 1; i < NW; i++) {
 		CTL_OK("set", "t", "drain", slot_arg(s, self->w[i]), "on");
 	}
-	connect_n(_metadata, self, NW, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, NW, count, NULL));
 	ASSERT_EQ(NW, count[0]);
 
 	/* [4 0 0 0]: jain 16 / (4 * 16) = 1/n; max/min 4 / max(0, 1);
@@ -1213,7 +1171,7 @@ TEST_F(rpdctl, stats_weighted_split)
 
 	start_workers(_metadata, self, "least-conn", NW);
 	CTL_OK("set", "t", "weight", slot_arg(s, self->w[1]), "3");
-	connect_n(_metadata, self, 12, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 12, count, NULL));
 	ASSERT_EQ(6, count[1]);
 
 	/* [2 6 2 2]: jain 144 / (4 * 48) = 0.75; max/min 3; mean 3,
@@ -1265,13 +1223,13 @@ TEST_F(rpdctl, stats_without_traffic)
 	self->nw = 3;
 	ASSERT_EQ(0, rpd_set_drain(self->w[0], 1));
 	ASSERT_EQ(0, rpd_set_drain(self->w[1], 1));
-	connect_n(_metadata, self, 1, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 1, NULL, NULL));
 	ASSERT_EQ(0, rpd_set_drain(self->w[0], 0));
 	ASSERT_EQ(0, rpd_set_drain(self->w[2], 1));
-	connect_n(_metadata, self, 1, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 1, NULL, NULL));
 	ASSERT_EQ(0, rpd_set_drain(self->w[1], 0));
 	ASSERT_EQ(0, rpd_set_drain(self->w[0], 1));
-	connect_n(_metadata, self, 1, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 1, NULL, NULL));
 	doc = stats_doc(_metadata, self);
 	for (i = 0; i < 3; i++) {
 		k = row_of(doc, "slots", rpd_worker_slot(self->w[i]));
@@ -1418,7 +1376,7 @@ TEST_F(rpdctl, stats_watch)
 	const char *l;
 
 	start_workers(_metadata, self, "least-conn", NW);
-	connect_n(_metadata, self, NW, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, NW, NULL, NULL));
 
 	/* -j: one document a second, each whole; Ctrl-C ends it with 0 */
 	ASSERT_EQ(0, bg_start(b, ARGS("rpdctl", "--bpffs", self->bpffs, "-j",
@@ -1503,7 +1461,7 @@ TEST_F(rpdctl, set_policy)
 	EXPECT_STREQ("round-robin", str(doc, "policy"));
 	json_free(doc);
 	/* round-robin: every worker once, then the same order again */
-	connect_n(_metadata, self, 3 * NW, NULL, seq);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 3 * NW, NULL, seq));
 	for (i = 0; i < NW; i++) {
 		for (j = i + 1; j < NW; j++) {
 			EXPECT_NE(seq[i], seq[j]) TH_LOG("first round repeats %d", seq[i]);
@@ -1547,7 +1505,7 @@ TEST_F(rpdctl, set_drain)
 		EXPECT_EQ(i == 0, flag(doc, "slots[%d].drain", k));
 	}
 	json_free(doc);
-	connect_n(_metadata, self, 6, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 6, count, NULL));
 	EXPECT_EQ(0, count[0]);
 	for (i = 1; i < NW; i++) {
 		EXPECT_EQ(2, count[i]) TH_LOG("worker %d", i);
@@ -1563,7 +1521,7 @@ TEST_F(rpdctl, set_drain)
 	json_free(doc);
 	/* back in: it alone has nothing in flight, so it takes the next two */
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, 2, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 2, count, NULL));
 	EXPECT_EQ(2, count[0]);
 
 	/* set stored one field and lost none of the program's counts */
@@ -1587,7 +1545,7 @@ TEST_F(rpdctl, set_weight)
 	slot_arg(s, self->w[1]);
 	CTL_OK("set", "t", "weight", s, "3");
 	EXPECT_STREQ(fmt(want, sizeof(want), "group 't': slot %s weight 3\n", s), self->o.out);
-	connect_n(_metadata, self, 12, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 12, count, NULL));
 	EXPECT_EQ(2, count[0]);
 	EXPECT_EQ(6, count[1]);
 	EXPECT_EQ(2, count[2]);
@@ -1606,13 +1564,13 @@ TEST_F(rpdctl, set_weight)
 	json_free(doc);
 	/* 6 / 65535 stays below 2 / 1: it takes the next four */
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, 4, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 4, count, NULL));
 	EXPECT_EQ(4, count[1]);
 
 	/* weight 1 again: 10 in flight against 2, it takes none of three */
 	CTL_OK("set", "t", "weight", s, "1");
 	memset(count, 0, sizeof(count));
-	connect_n(_metadata, self, 3, count, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 3, count, NULL));
 	EXPECT_EQ(0, count[1]);
 	doc = stats_doc(_metadata, self);
 	EXPECT_EQ(1, num(doc, "slots[%d].weight", k));
@@ -1632,7 +1590,7 @@ TEST_F(rpdctl, set_bad_values_change_nothing)
 	start_workers(_metadata, self, "least-conn", NW);
 	ASSERT_EQ(0, rpd_set_weight(self->w[1], 2));
 	ASSERT_EQ(0, rpd_set_drain(self->w[2], 1));
-	connect_n(_metadata, self, 5, NULL, NULL);
+	ASSERT_EQ(0, rpdt_spread(self->w, self->nw, ADDR, 5, NULL, NULL));
 	slot_arg(s, self->w[0]);
 	slot_arg(s2, self->w[3]);
 	for (i = 0; i < NW; i++)
