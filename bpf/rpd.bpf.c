@@ -68,6 +68,7 @@ struct scan {
 	 * how many tie with it
 	 */
 	__u32 least;
+	__u32 rnd;			/* xorshift32 state for tie-breaks */
 	__u32 cnt[CLS_MAX];
 	__u32 ties[CLS_MAX];
 	__s32 best[CLS_MAX];
@@ -164,10 +165,19 @@ static long scan_least(__u32 k, void *data)
 	} else if (!lighter(sc->best_load[c], sc->best_weight[c], load, w)) {
 		/* A tie: keep each of the t tied slots with probability 1/t
 		 * (reservoir sampling), so no slot is favoured by its
-		 * position, whatever the gaps between live slots.
+		 * position, whatever the gaps between live slots. At low
+		 * load every slot ties, so a xorshift step seeded once per
+		 * connection, not a helper call per slot; x * t < 2^32 has
+		 * probability 1/t.
 		 */
+		__u32 x = sc->rnd;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		sc->rnd = x;
 		sc->ties[c]++;
-		if (bpf_get_prandom_u32() % sc->ties[c])
+		if (((__u64)x * sc->ties[c]) >> 32)
 			return 0;
 	} else {
 		return 0;
@@ -245,6 +255,8 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 	__u32 cls, n, a, b;
 
 	sc->least = md->migrating_sk || policy == RPD_POLICY_LEAST_CONN;
+	/* xorshift never leaves 0 */
+	sc->rnd = sc->least ? bpf_get_prandom_u32() | 1 : 0;
 	sc->cnt[CLS_SERVING] = sc->cnt[CLS_DRAINING] = 0;
 	sc->ties[CLS_SERVING] = sc->ties[CLS_DRAINING] = 0;
 	sc->best[CLS_SERVING] = sc->best[CLS_DRAINING] = -1;
