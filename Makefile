@@ -5,9 +5,12 @@
 #   make            build everything into build/
 #   make deps       install the Debian packages the build, demo and tests need
 #   make demo       deps + build + a short balancing demo in a private netns
-#   make test       deps + build + every selftest
+#   make test       deps + build + every selftest, here and in test-kmod's VM
+#   make test-kmod  deps + static build + module + every selftest in a VM
+#                   (QEMU/TCG) on Debian 12's kernel
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands; SANITIZE=1 builds with ASan+UBSan
+#   STATIC=1        link statically (BUILD=build/static, as test-kmod does)
 
 VERSION		:= 0.1.0
 SOVERSION	:= 0
@@ -47,7 +50,7 @@ BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -Wall -Werror \
 CFLAGS		?= -O2 -g
 override CFLAGS	+= -std=gnu11 -D_GNU_SOURCE -DRPD_VERSION='"$(VERSION)"' -Wall -Wextra -Werror \
 		   -Wno-missing-field-initializers \
-		   -Ibpf -Iuserspace/common -Iuserspace/lib -I$(BUILD) \
+		   -Ibpf -Ikmod -Iuserspace/common -Iuserspace/lib -I$(BUILD) \
 		   $(LIBBPF_CFLAGS)
 LDFLAGS		?=
 LDLIBS		:= $(LIBBPF_LIBS) -lm
@@ -56,6 +59,18 @@ ifeq ($(SANITIZE),1)
   override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 		      -fno-sanitize-recover=undefined
   override LDFLAGS += -fsanitize=address,undefined
+endif
+
+# STATIC=1 links every program and selftest with -static, for a VM whose
+# initramfs has no shared libraries.  librpd.so is not built then: -static
+# cannot link a shared object.  Static glibc warns at link time that
+# getpwnam() and initgroups() need its NSS modules at run time; that is a
+# linker warning, which -Werror (a compiler flag) leaves alone.
+ifeq ($(STATIC),1)
+  ifeq ($(SANITIZE),1)
+    $(error rpd: STATIC=1 and SANITIZE=1 cannot be combined: ASan needs a dynamic link)
+  endif
+  override LDFLAGS += -static
 endif
 
 # --- BPF -------------------------------------------------------------------
@@ -146,6 +161,60 @@ $(BUILD)/selftests/test_%: $(OBJ)/selftests/test_%.o $(TEST_LIB_OBJ) $(LIB_A) | 
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Tests of the kernel module: built with the others, run only in the VM
+# (make test-kmod), since they insmod it.
+KTEST_SRC	:= $(wildcard selftests/kmod/test_*.c)
+KTESTS		:= $(KTEST_SRC:selftests/kmod/%.c=$(BUILD)/selftests/kmod/%)
+
+$(OBJ)/selftests/kmod/%.o: selftests/kmod/%.c $(HARNESS) | $(OBJ)/selftests
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare -Wno-unused-parameter -I$(BUILD)/kselftest -Iselftests \
+		-MMD -MP -c $< -o $@
+
+$(BUILD)/selftests/kmod/test_%: $(OBJ)/selftests/kmod/test_%.o $(TEST_LIB_OBJ) $(LIB_A) | $(BUILD)/selftests
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# --- kernel module -------------------------------------------------------------
+# Built against KDIR; without headers for the running kernel (this one may
+# have no module support at all), against Debian 12's linux-headers-amd64,
+# the kernel the VM tests boot.
+KVER_DEB	= $(shell selftests/vm/kver.sh)
+KDIR		?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+			       /usr/src/linux-headers-$(KVER_DEB))
+KMOD		:= $(BUILD)/kmod/rpd_epoll_fifo.ko
+KMOD_SRC	:= Kbuild $(wildcard kmod/*.[ch])
+
+# kbuild writes its objects next to the sources: give it a copy under
+# $(BUILD)/kmod, laid out as the tree (Kbuild at the top, kmod/ below).
+$(KMOD): $(KMOD_SRC)
+	$(call msg,KBUILD,$@ [$(KDIR)])
+	$(Q)test -d "$(KDIR)" || { echo "rpd: kmod: no kernel headers at '$(KDIR)': run 'make deps' or set KDIR" >&2; exit 1; }
+	$(Q)mkdir -p $(BUILD)/kmod/kmod
+	$(Q)cp Kbuild $(BUILD)/kmod/Kbuild
+	$(Q)cp $(wildcard kmod/*.[ch]) $(BUILD)/kmod/kmod/
+	$(Q)$(MAKE) -C $(KDIR) M=$(abspath $(BUILD)/kmod) W=1 CONFIG_DEBUG_INFO_BTF_MODULES= \
+		$(if $(filter 1,$(V)),V=1) KCFLAGS=-Werror modules $(if $(filter 1,$(V)),,>/dev/null)
+
+kmod: $(KMOD)
+
+# checkpatch.pl from Debian's linux-source-6.1, like the harness.
+CHECKPATCH	:= $(BUILD)/kselftest/checkpatch/scripts/checkpatch.pl
+
+$(CHECKPATCH): | $(BUILD)/kselftest
+	$(call msg,EXTRACT,$@)
+	$(Q)test -n "$(KSRC_TAR)" || { echo "rpd: no /usr/src/linux-source-6.1.tar.*: run 'make deps'" >&2; exit 1; }
+	$(Q)mkdir -p $(BUILD)/kselftest/checkpatch
+	$(Q)tar -xf $(KSRC_TAR) -C $(BUILD)/kselftest/checkpatch --strip-components=1 \
+		--wildcards '*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+	$(Q)touch $@
+
+checkpatch: $(CHECKPATCH)
+	$(Q)perl $(CHECKPATCH) --strict --no-tree --quiet -f $(wildcard kmod/*.[ch])
+
 # --- generic rules -------------------------------------------------------------
 $(OBJ)/%.o: userspace/%.c | $(BUILD)
 	$(call msg,CC,$@)
@@ -160,17 +229,20 @@ $(OBJ)/%.pic.o: userspace/%.c | $(BUILD)
 $(BUILD) $(BUILD)/bpf $(BUILD)/kselftest $(BUILD)/selftests $(OBJ)/selftests:
 	$(Q)mkdir -p $@
 
--include $(wildcard $(OBJ)/*/*.d)
+-include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d)
 
 # --- top-level targets ---------------------------------------------------------
-.PHONY: all deps demo test install uninstall clean help
+.PHONY: all deps demo test install uninstall clean help kmod checkpatch
 
-all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL) $(EXAMPLES) $(TESTS)
+all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(if $(filter 1,$(STATIC)),,$(LIB_SO)) $(LIB_PC) $(RPDCTL) \
+     $(EXAMPLES) $(TESTS) $(KTESTS)
 
 # Debian 12 packages for the build, the demo and the tests; only the missing
 # ones are installed.
 DEPS_PKGS	:= make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-		   pkg-config iproute2 linux-source-6.1 xz-utils
+		   pkg-config iproute2 linux-source-6.1 xz-utils \
+		   linux-headers-amd64 qemu-system-x86 busybox-static cpio \
+		   gnuplot-nox
 
 deps:
 	$(Q)missing=$$(for p in $(DEPS_PKGS); do \
@@ -187,9 +259,25 @@ demo: deps
 	$(Q)$(MAKE) all
 	$(Q)scripts/demo.sh $(BUILD)
 
+# The VM (selftests/vm/vm.sh) boots the kernel of linux-headers-amd64 and
+# runs the static tree $(BUILD)/static and the module $(BUILD)/kmod/*.ko;
+# the module is built against those headers, whatever this machine runs.
+VM_KDIR		= /usr/src/linux-headers-$(shell selftests/vm/kver.sh)
+
+.PHONY: test-kmod vm-build
+
+vm-build:
+	$(Q)$(MAKE) STATIC=1 BUILD=$(BUILD)/static all
+	$(Q)$(MAKE) kmod KDIR=$(VM_KDIR)
+
 test: deps
 	$(Q)$(MAKE) all
-	$(Q)selftests/run.sh $(BUILD)
+	$(Q)$(MAKE) vm-build
+	$(Q)selftests/run.sh --vm $(BUILD)
+
+test-kmod: deps
+	$(Q)$(MAKE) vm-build
+	$(Q)selftests/vm/vm.sh $(BUILD)
 
 install: $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
@@ -212,4 +300,4 @@ clean:
 	$(Q)rm -rf $(BUILD)
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/p' Makefile | sed -e '/^$$/d' -e 's/^# \{0,1\}//'

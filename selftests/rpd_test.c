@@ -71,7 +71,7 @@ void rpdt_sandbox_done(const char *bpffs)
 const char *rpdt_build_dir(void)
 {
 	static char dir[PATH_MAX];
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], *up, *slash;
 	ssize_t n;
 
 	if (dir[0])
@@ -80,8 +80,12 @@ const char *rpdt_build_dir(void)
 	if (n < 0)
 		return "build";
 	exe[n] = '\0';
-	/* BUILD/selftests/test_x -> BUILD */
-	snprintf(dir, sizeof(dir), "%s", dirname(dirname(exe)));
+	/* BUILD/selftests/test_x or BUILD/selftests/kmod/test_x -> BUILD */
+	up = dirname(exe);
+	slash = strrchr(up, '/');
+	if (!strcmp(slash ? slash + 1 : up, "kmod"))
+		up = dirname(up);
+	snprintf(dir, sizeof(dir), "%s", dirname(up));
 	return dir;
 }
 

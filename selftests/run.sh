@@ -2,12 +2,20 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # Run every rpd selftest and end with "N passed, N failed, N skipped".
-# Usage: selftests/run.sh [BUILD] [TEST...]   (TEST: name without path)
+# Usage: selftests/run.sh [--vm] [BUILD] [TEST...]   (TEST: name without path)
 # Each test program is a kselftest harness binary (TAP on stdout, a
 # "# Totals:" line at the end); one that dies before printing its totals
 # counts as one failure.
+# --vm: then run every selftest again inside a VM on Debian 12's kernel
+# (selftests/vm/vm.sh BUILD, which needs the static tree BUILD/static) and
+# end with the sum of both runs.
 set -u
 
+vm=0
+if [ "${1:-}" = --vm ]; then
+	vm=1
+	shift
+fi
 build=${1:-build}
 shift || true
 passed=0 failed=0 skipped=0
@@ -54,5 +62,34 @@ for t in "${tests[@]}"; do
 	fi
 done
 
+if [ "$vm" = 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" = 0 ]
+	exit
+fi
+
+host="$passed passed, $failed failed, $skipped skipped"
+echo "host: $host"
+log=$(mktemp)
+"$(dirname "$0")"/vm/vm.sh "$build" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+vmsum=$(tail -n 1 "$log")
+rm -f "$log"
+if [[ "$vmsum" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+	passed=$((passed + BASH_REMATCH[1]))
+	failed=$((failed + BASH_REMATCH[2]))
+	skipped=$((skipped + BASH_REMATCH[3]))
+	# vm.sh exits non-zero exactly when it counted a failure
+	if [ "$rc" != 0 ] && [ "${BASH_REMATCH[2]}" = 0 ]; then
+		failed=$((failed + 1))
+	fi
+else
+	echo "selftests: vm.sh exited $rc without its totals" >&2
+	vmsum="0 passed, 1 failed, 0 skipped"
+	failed=$((failed + 1))
+fi
+
+echo "host: $host"
+echo "vm: $vmsum"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

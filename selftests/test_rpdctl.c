@@ -20,8 +20,11 @@
 #include <unistd.h>
 #include <grp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 
 #include "kselftest_harness.h"
@@ -1902,6 +1905,75 @@ TEST_F(rpdctl, json_flag_with_help)
 		EXPECT_STREQ("null\n", self->o.out) TH_LOG("%s -j", joined(forms[k]));
 		EXPECT_EQ(0, strncmp(usage, self->o.err, strlen(usage)));
 	}
+}
+
+/* epoll-fifo's grammar, and what it says where the module is not loaded
+ * (the module itself is tested in the VM, selftests/kmod/).
+ */
+TEST_F(rpdctl, epoll_fifo_without_module)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char pid[16], want[256], any[32], other[32];
+	socklen_t len = sizeof(sin);
+	int lfd;
+
+	if (access("/sys/module/rpd_epoll_fifo", F_OK) == 0)
+		SKIP(return, "rpd_epoll_fifo is loaded on this kernel");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+
+	CTL("epoll-fifo");
+	expect_error(_metadata, &self->o, 2,
+		     "epoll-fifo: missing what to do (status, enable, disable or mode); see 'rpdctl epoll-fifo help'");
+	CTL("epoll-fifo", "start");
+	expect_error(_metadata, &self->o, 2,
+		     "epoll-fifo: unknown action 'start': use status, enable, disable or mode");
+	CTL("epoll-fifo", "enable");
+	expect_error(_metadata, &self->o, 2, "epoll-fifo enable: missing --pid PID");
+	CTL("epoll-fifo", "disable", "--pid", "0");
+	expect_error(_metadata, &self->o, 2, "invalid --pid '0': use a process id");
+	CTL("epoll-fifo", "status", "--listen", "127.0.0.1:80");
+	expect_error(_metadata, &self->o, 2, "epoll-fifo status: --listen needs --pid");
+	CTL("epoll-fifo", "status", "--pid", pid, "--listen", "127.0.0.1:99999");
+	expect_error(_metadata, &self->o, 2, "invalid --listen '127.0.0.1:99999': port out of range (1-65535)");
+	CTL("epoll-fifo", "status", "extra");
+	expect_error(_metadata, &self->o, 2, "epoll-fifo status: unexpected argument 'extra'");
+	CTL("epoll-fifo", "mode");
+	expect_error(_metadata, &self->o, 2, "epoll-fifo mode: missing MODE (off, listed or all)");
+	CTL("epoll-fifo", "mode", "fifo");
+	expect_error(_metadata, &self->o, 2, "invalid mode 'fifo': use off, listed or all");
+	CTL("epoll-fifo", "mode", "all");
+	expect_error(_metadata, &self->o, 1, "rpd_epoll_fifo: not loaded (insmod rpd_epoll_fifo.ko)");
+	CTL("epoll-fifo", "enable", "--pid", pid);
+	expect_error(_metadata, &self->o, 1,
+		     "/dev/rpd_epoll_fifo: missing: the rpd_epoll_fifo module is not loaded (insmod rpd_epoll_fifo.ko)");
+
+	CTL_OK("epoll-fifo", "status");
+	EXPECT_STREQ("rpd_epoll_fifo: not loaded\n", self->o.out);
+	CTL_OK("-j", "epoll-fifo", "status");
+	EXPECT_STREQ("{\"loaded\": false}\n", self->o.out);
+
+	/* the listeners of a process: this one, then none */
+	CTL("epoll-fifo", "status", "--pid", pid);
+	expect_error(_metadata, &self->o, 1, "process %s: no TCP listener", pid);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lfd, 8));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sin, &len));
+	snprintf(any, sizeof(any), "*:%u", ntohs(sin.sin_port));
+	CTL_OK("epoll-fifo", "status", "--pid", pid, "--listen", any);
+	snprintf(other, sizeof(other), "127.0.0.2:%u", ntohs(sin.sin_port));
+	CTL("epoll-fifo", "status", "--pid", pid, "--listen", other);
+	expect_error(_metadata, &self->o, 1, "process %s: no TCP listener on %s", pid, other);
+	CTL_OK("epoll-fifo", "status", "--pid", pid);
+	snprintf(want, sizeof(want),
+		 "rpd_epoll_fifo: not loaded\n127.0.0.1:%u (pid %s fd %d): not registered\n",
+		 ntohs(sin.sin_port), pid, lfd);
+	EXPECT_STREQ(want, self->o.out);
+	close(lfd);
+	CTL("epoll-fifo", "status", "--pid", "2147483646");
+	expect_error(_metadata, &self->o, 1, "process 2147483646: no such process");
 }
 
 TEST_HARNESS_MAIN

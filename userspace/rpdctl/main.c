@@ -101,6 +101,35 @@ static const struct cmd cmds[] = {
 "concurrent updates of the slot's counters are never lost.\n",
 	},
 	{
+		.name = "epoll-fifo",
+		.fn = cmd_epoll_fifo,
+		.usage = "epoll-fifo status [--pid PID [--listen ADDR:PORT]]\n"
+			 "epoll-fifo { enable | disable } --pid PID [--listen ADDR:PORT]\n"
+			 "epoll-fifo mode { off | listed | all }",
+		.help =
+"Drive the optional rpd_epoll_fifo kernel module (kmod/), which wakes the\n"
+"EPOLLEXCLUSIVE waiters of a listening socket in FIFO order, so that one\n"
+"listener shared by every worker's epoll (nginx's default) spreads new\n"
+"connections over the idle workers instead of waking the first one.\n"
+"\n"
+"status   whether the module is loaded, its mode and counters; with --pid,\n"
+"         whether each listener of the process is registered\n"
+"enable   register the TCP listeners of process PID and of every process\n"
+"         below it (a prefork server's master is enough), all or none\n"
+"disable  unregister them; the kernel's own wake order returns\n"
+"mode     off: no socket rotates; listed: registered ones (default);\n"
+"         all: also every TCP listener created from now on\n"
+"\n"
+"  --pid PID            the server process (its sockets are taken with\n"
+"                       pidfd_getfd(), which needs CAP_SYS_PTRACE over it)\n"
+"  --listen ADDR:PORT   only listeners bound there; *:PORT or [::]:PORT\n"
+"                       for any address\n"
+"\n"
+"A registration belongs to the socket: it lasts until 'disable', until the\n"
+"socket is closed by every process holding it, or until the module is\n"
+"unloaded.\n",
+	},
+	{
 		.name = "version",
 		.fn = cmd_version,
 		.usage = "version",

@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include "rpd_abi.h"
@@ -52,6 +54,7 @@ int cmd_unload(const struct cmd *cmd, int argc, char **argv);
 int cmd_show(const struct cmd *cmd, int argc, char **argv);
 int cmd_stats(const struct cmd *cmd, int argc, char **argv);
 int cmd_set(const struct cmd *cmd, int argc, char **argv);
+int cmd_epoll_fifo(const struct cmd *cmd, int argc, char **argv);
 
 /* --- cli.c: errors and argument parsing ---------------------------------- */
 
@@ -147,5 +150,26 @@ int group_read_in_use(const struct group *g, struct slot_row **rows,
 int group_counters(struct group *g, struct rpd_counters *c);
 int group_selected(struct group *g, __u32 slot, __u64 *sum);
 int group_dir_remove(const char *dir);
+
+/* --- proc.c: the listeners of a running server ------------------------- */
+
+struct proc_sock {
+	pid_t pid;		/* the first process seen holding it */
+	int fdnum;		/* its fd number in that process */
+	int fd;			/* rpdctl's own copy (pidfd_getfd) */
+	unsigned long ino;	/* socket inode: one entry per socket */
+	struct sockaddr_storage addr;
+	char name[64];		/* "127.0.0.1:8080", "[::1]:8080" */
+};
+
+/* Every TCP listener held by @pid or a process below it, one entry per
+ * socket, those bound to @match only if it is not NULL ("*:PORT" and
+ * "[::]:PORT" match any address). 0 (maybe none found) or -errno after
+ * set_error().
+ */
+int proc_listeners(pid_t pid, const struct sockaddr_storage *match,
+		   struct proc_sock **socks, size_t *n);
+void proc_socks_free(struct proc_sock *socks, size_t n);
+void proc_sock_name(char *buf, size_t len, const struct sockaddr_storage *ss);
 
 #endif /* RPDCTL_H */
