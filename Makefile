@@ -215,6 +215,27 @@ $(CHECKPATCH): | $(BUILD)/kselftest
 checkpatch: $(CHECKPATCH)
 	$(Q)perl $(CHECKPATCH) --strict --no-tree --quiet -f $(wildcard kmod/*.[ch])
 
+# --- rpd-bench -----------------------------------------------------------------
+# Every accept-balancing model side by side; 'make bench' runs each scenario
+# and plots it under $(BUILD)/bench (scripts/bench.sh).
+BENCH_SRC	:= $(wildcard userspace/bench/*.c)
+BENCH_OBJ	:= $(BENCH_SRC:userspace/bench/%.c=$(OBJ)/bench/%.o)
+BENCH		:= $(BUILD)/rpd-bench
+
+# -Ikmod: the shared-epoll-fifo model speaks the module's ioctl
+$(BENCH_OBJ): override CFLAGS += -Ikmod -pthread
+
+$(BENCH): $(BENCH_OBJ) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
+
+all: $(BENCH)
+
+.PHONY: bench
+bench: deps
+	$(Q)$(MAKE) all
+	$(Q)scripts/bench.sh $(BUILD)
+
 # --- generic rules -------------------------------------------------------------
 $(OBJ)/%.o: userspace/%.c | $(BUILD)
 	$(call msg,CC,$@)
