@@ -293,6 +293,7 @@ vm-build:
 
 test: deps
 	$(Q)$(MAKE) all
+	$(Q)$(MAKE) checkpatch
 	$(Q)$(MAKE) vm-build
 	$(Q)selftests/run.sh --vm $(BUILD)
 
