@@ -37,6 +37,7 @@
 
 #include "rpd.h"
 #include "bench.h"
+#include "rpd_util.h"
 
 /* epoll data: what the fd is in the high half, the fd in the low half */
 enum tag {
@@ -75,27 +76,6 @@ wdie(const struct wstate *st, const char *fmt, ...)
 	va_end(ap);
 	warnx("%s worker %d: %s", st->w->model->name, st->w->id, msg);
 	_exit(1);
-}
-
-/* accept(2) reports a new connection's pending network errors; they are
- * the client's, and the listener is fine.
- */
-static bool accept_retry(int e)
-{
-	switch (e) {
-	case EAGAIN:
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EHOSTUNREACH:
-	case ENONET:
-	case EOPNOTSUPP:
-		return true;
-	}
-	return false;
 }
 
 static void work(const struct wstate *st, unsigned long us)
@@ -210,7 +190,8 @@ static bool accept_one(struct wstate *st, int lfd)
 	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (c < 0) {
-		if (accept_retry(errno))
+		/* EAGAIN: another worker took it */
+		if (errno == EAGAIN || rpdu_accept_retry(errno))
 			return false;
 		wdie(st, "accept: %s", strerror(errno));
 	}
@@ -253,7 +234,7 @@ static void __attribute__((noreturn)) run_blocking(struct wstate *st)
 	for (;;) {
 		c = accept4(st->w->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
-			if (accept_retry(errno))
+			if (rpdu_accept_retry(errno))
 				continue;
 			wdie(st, "accept: %s", strerror(errno));
 		}
@@ -321,7 +302,7 @@ static void *acceptor(void *arg)
 	for (;;) {
 		c = accept4(st->w->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
-			if (accept_retry(errno))
+			if (rpdu_accept_retry(errno))
 				continue;
 			wdie(st, "accept: %s", strerror(errno));
 		}
@@ -600,7 +581,7 @@ void master_main(const struct cfg *c, int lfd, const int *socks, int n,
 				fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd < 0 && errno == EAGAIN)
 					break;
-				if (fd < 0 && accept_retry(errno))
+				if (fd < 0 && rpdu_accept_retry(errno))
 					continue;
 				if (fd < 0)
 					err(1, "master-rr master: accept");

@@ -217,3 +217,21 @@ int rpdu_policy_parse(const char *name)
 			return i;
 	return -EINVAL;
 }
+
+bool rpdu_accept_retry(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case EOPNOTSUPP:
+		return true;
+	}
+	return false;
+}

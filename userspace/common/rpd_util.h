@@ -49,6 +49,12 @@ void rpdu_format_addr(char *buf, size_t len, __u16 family, __u16 port,
 void rpdu_addr_fields(const struct sockaddr_storage *ss, __u16 *family,
 		      __u16 *port, __u32 addr[4]);
 
+/* accept(2) reports a new connection's pending network errors (and an
+ * interrupt or an abort before accept): the client's problem, not the
+ * listener's, so the caller accepts again.  See accept(2), "Error handling".
+ */
+bool rpdu_accept_retry(int err);
+
 /* Policy names: "least-conn", "p2c", "round-robin", "hash". */
 const char *rpdu_policy_name(__u32 policy);
 int rpdu_policy_parse(const char *name);	/* -EINVAL if unknown */

@@ -332,27 +332,6 @@ static void answer(const struct server *s, int c, int slot, pid_t pid)
 	respond(c, ok, head, slot, pid);
 }
 
-/* accept(2): Linux reports a new connection's pending network errors
- * from accept(); those are the client's problem, not the listener's.
- */
-static bool accept_retry(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENOPROTOOPT:
-	case ENETDOWN:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EHOSTUNREACH:
-	case ENONET:
-	case EOPNOTSUPP:
-		return true;
-	}
-	return false;
-}
-
 static int serve(const struct server *s, struct rpd_worker *w,
 		 const sigset_t *waitmask)
 {
@@ -374,7 +353,7 @@ static int serve(const struct server *s, struct rpd_worker *w,
 		}
 		c = accept4(pfd.fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
-			if (accept_retry(errno))
+			if (rpdu_accept_retry(errno))
 				continue;
 			warn("worker slot %d: accept", slot);
 			return WORKER_FAILED;
