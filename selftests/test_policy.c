@@ -107,7 +107,15 @@ TEST_F(group, least_conn_ties_spread_evenly)
 		seen[which]++;
 	}
 	for (i = 0; i < NW; i++) {
-		EXPECT_LE(5, seen[i]) TH_LOG("%d %d %d %d", seen[0], seen[1], seen[2], seen[3]);
+		struct rpd_slot s = {};
+
+		rpdt_slot(self->bpffs, "t", rpd_worker_slot(self->w[i]), &s);
+		EXPECT_LE(5, seen[i])
+			TH_LOG("%d %d %d %d; worker %d: slot %d dispatched %llu finished %llu",
+			       seen[0], seen[1], seen[2], seen[3], i,
+			       rpd_worker_slot(self->w[i]),
+			       (unsigned long long)s.dispatched,
+			       (unsigned long long)s.finished);
 	}
 }
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "json.h"
 #include "rpd_epoll_fifo.h"
 #include "rpd_test.h"
 
@@ -659,6 +660,48 @@ TEST_F(efifo, rpdctl_epoll_fifo)
 	EXPECT_EQ(2, o.status);
 	EXPECT_STREQ("rpdctl: invalid mode 'most': use off, listed or all\n", o.err);
 	close(lfd);
+}
+
+/* rpd-bench's shared-epoll-fifo model, which only a kernel that loads the
+ * module can run: it runs (not skipped), accounts for every connection,
+ * and spreads a low load evenly where plain shared-epoll does not.
+ */
+TEST_F_TIMEOUT(efifo, bench_shared_epoll_fifo, 300)
+{
+	static const char *const argv[] = {
+		"rpd-bench", "run", "lowload", "--models", "shared-epoll,shared-epoll-fifo",
+		"--workers", "4", "--conns", "200", "--rate", "100", "--reps", "1",
+		"--json", NULL,
+	};
+	struct json_value *doc;
+	struct rpdt_out o;
+	char err[128];
+	double j[2];
+	int m;
+
+	ASSERT_EQ(0, kmod_load(""));
+	ASSERT_EQ(0, rpdt_run(&o, "rpd-bench", argv));
+	ASSERT_EQ(0, o.status) TH_LOG("%s", o.err);
+	doc = json_parse(o.out, strlen(o.out), err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, o.out);
+	ASSERT_EQ(2, json_len(doc, "models"));
+	for (m = 0; m < 2; m++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "models[%d].skipped", m);
+		EXPECT_EQ(NULL, json_get(doc, path)) TH_LOG("%s", json_str(doc, path));
+		snprintf(path, sizeof(path), "models[%d].conns", m);
+		EXPECT_EQ(200, json_num(doc, path));
+		snprintf(path, sizeof(path), "models[%d].errors", m);
+		EXPECT_EQ(0, json_num(doc, path));
+		snprintf(path, sizeof(path), "models[%d].jain", m);
+		j[m] = json_num(doc, path);
+	}
+	EXPECT_STREQ("shared-epoll-fifo", json_str(doc, "models[1].model"));
+	TH_LOG("lowload, 4 workers, 200 conns: Jain shared-epoll %.3f, shared-epoll-fifo %.3f",
+	       j[0], j[1]);
+	EXPECT_LE(0.95, j[1]);
+	json_free(doc);
 }
 
 TEST_HARNESS_MAIN
