@@ -332,14 +332,16 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 
 	/*
 	 * The slot is ours but not yet live, so the program does not
-	 * dispatch to it: write off what a previous owner left in flight
-	 * and publish the new owner before going live.
+	 * dispatch to it: write off what a previous owner left in flight,
+	 * or the finishes it reported beyond its dispatches (a buggy worker
+	 * may write anything into its slot; modular arithmetic covers both
+	 * ways), and publish the new owner before going live.
 	 */
 	s = &g->slots[w->slot_nr];
 	w->slot = s;
 	d = __atomic_load_n(&s->dispatched, __ATOMIC_RELAXED);
 	f = __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
-	if (d > f)
+	if (d != f)
 		__atomic_fetch_add(&s->finished, d - f, __ATOMIC_RELAXED);
 	s->weight = weight;
 	s->drain = 0;

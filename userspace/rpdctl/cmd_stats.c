@@ -81,10 +81,17 @@ static void balance(const struct slot_row *rows, __u32 n, struct balance *b)
 	b->jain = sum * sum / (n * sumsq);
 }
 
+/* As the dispatcher reads them (bpf/rpd.bpf.c): the counters may wrap,
+ * and a worker may report a finish before the dispatch is counted, or
+ * write anything at all into its own slot.
+ */
 static __u64 inflight(const struct rpd_slot *s)
 {
-	/* a worker may report a finish before the dispatch is counted */
-	return s->dispatched > s->finished ? s->dispatched - s->finished : 0;
+	__s64 d = (__s64)(s->dispatched - s->finished);
+
+	if (d < 0)
+		return 0;
+	return (__u64)d > RPD_INFLIGHT_CLAMP ? RPD_INFLIGHT_CLAMP : (__u64)d;
 }
 
 static double share(const struct snapshot *sn, __u32 i)
@@ -94,7 +101,9 @@ static double share(const struct snapshot *sn, __u32 i)
 
 static __u32 weight(const struct rpd_slot *s)
 {
-	return s->weight ? s->weight : 1;
+	if (!s->weight)
+		return 1;
+	return s->weight > RPD_WEIGHT_MAX ? RPD_WEIGHT_MAX : s->weight;
 }
 
 static void snapshot_free(struct snapshot *sn)
