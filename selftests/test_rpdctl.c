@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1056,6 +1057,127 @@ TEST_F(rpdctl, unprivileged_is_told_to_run_as_root)
 	ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, ARGS("unload", "t")));
 	expect_error(_metadata, o, 1, "cannot remove %s/prog: Permission denied (run as root)", dir);
 	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), dir));
+	munmap(o, sizeof(*o));
+}
+
+/* "uid:gid mode" of @path, or "-" */
+static char *owner_mode(char *buf, size_t len, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return fmt(buf, len, "-");
+	return fmt(buf, len, "%u:%u %04o", (unsigned int)st.st_uid,
+		   (unsigned int)st.st_gid, (unsigned int)(st.st_mode & 07777));
+}
+
+/* Since Linux 6.5 bpf() checks unprivileged_bpf_disabled only to load
+ * programs and create maps; before, for every command.
+ */
+static bool bpf_open_to_files(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 5);
+}
+
+TEST_F(rpdctl, load_owner_and_mode)
+{
+	const struct {
+		const char *const *args;
+		const char *msg;
+	} bad[] = {
+		{ ARGS("load", "u", "--mode", "0755"),
+		  "invalid --mode '0755': use octal read/write bits, 0600 at least, e.g. 0660" },
+		{ ARGS("load", "u", "--mode", "0400"),
+		  "invalid --mode '0400': use octal read/write bits, 0600 at least, e.g. 0660" },
+		{ ARGS("load", "u", "--mode", "9"),
+		  "invalid --mode '9': use octal read/write bits, 0600 at least, e.g. 0660" },
+		{ ARGS("load", "u", "--mode", "-0600"),
+		  "invalid --mode '-0600': use octal read/write bits, 0600 at least, e.g. 0660" },
+		{ ARGS("load", "u", "--owner", "no-such-user-rpd"),
+		  "invalid --owner 'no-such-user-rpd': no such user" },
+		{ ARGS("load", "u", "--owner", "nobody:no-such-group-rpd"),
+		  "invalid --owner 'nobody:no-such-group-rpd': no such group" },
+		{ ARGS("load", "u", "--owner", "4294967295"),
+		  "invalid --owner '4294967295': no such user" },
+		{ ARGS("load", "u", "--owner", ""), "invalid --owner '': no such user" },
+	};
+	static const char *const pins[] = {
+		"prog", "socks", "slots", "config", "counters", "selected",
+	};
+	char dir[128], p[256], buf[512];
+	struct rpd_group *g;
+	struct rpd_worker *w;
+	struct rpdt_out *o;
+	int status, i;
+	size_t k;
+	pid_t pid;
+
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		ASSERT_EQ(0, run_ctl(&self->o, self->bpffs, NULL, bad[k].args, NULL));
+		expect_error(_metadata, &self->o, 2, "%s", bad[k].msg);
+		EXPECT_STREQ("-", root_listing(self, buf, sizeof(buf))) TH_LOG("%s", joined(bad[k].args));
+	}
+
+	/* the default: root's, 0600, and BPFFS/rpd closed */
+	CTL_OK("load", "t");
+	fmt(dir, sizeof(dir), "%s/rpd/t", self->bpffs);
+	EXPECT_STREQ("0:0 0700", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/rpd", self->bpffs)));
+	EXPECT_STREQ("0:0 0700", owner_mode(buf, sizeof(buf), dir));
+	EXPECT_STREQ("0:0 0600", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/slots", dir)));
+
+	/* handed to a service account: every pin, its directory, a way in */
+	CTL_OK("load", "s", "--owner", "nobody:nogroup", "--mode", "0660");
+	fmt(dir, sizeof(dir), "%s/rpd/s", self->bpffs);
+	EXPECT_STREQ("0:0 0701", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/rpd", self->bpffs)));
+	EXPECT_STREQ("65534:65534 0710", owner_mode(buf, sizeof(buf), dir));
+	for (i = 0; i < (int)(sizeof(pins) / sizeof(pins[0])); i++)
+		EXPECT_STREQ("65534:65534 0660",
+			     owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/%s", dir, pins[i])))
+			TH_LOG("pin %d", i);
+	/* group t is still root's alone */
+	EXPECT_STREQ("0:0 0600", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/rpd/t/slots", self->bpffs)));
+
+	/* nobody, without a capability, joins s (where bpf() lets files
+	 * decide) or is told what it lacks; never t
+	 */
+	ASSERT_EQ(0, chmod(self->bpffs, 0711));
+	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, o);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (rpd_group_open("t", self->bpffs, &g) != -EPERM)
+			_exit(11);
+		snprintf(o->err, sizeof(o->err), "%s", rpd_errmsg());
+		if (rpd_group_open("s", self->bpffs, &g)) {
+			snprintf(o->out, sizeof(o->out), "%s", rpd_errmsg());
+			_exit(12);
+		}
+		if (rpd_listen(g, ADDR, NULL, &w)) {
+			snprintf(o->out, sizeof(o->out), "%s", rpd_errmsg());
+			_exit(13);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_STREQ(fmt(p, sizeof(p), "cannot open %s/rpd/t/config: permission denied (needs CAP_DAC_OVERRIDE, or the pins' owner: see 'rpdctl load --owner')",
+			 self->bpffs), o->err);
+	if (bpf_open_to_files()) {
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", o->out);
+	} else {
+		EXPECT_EQ(12, WEXITSTATUS(status));
+		EXPECT_STREQ(fmt(p, sizeof(p), "cannot open %s/config: operation not permitted (needs CAP_BPF; run as root)",
+				 dir), o->out);
+	}
 	munmap(o, sizeof(*o));
 }
 

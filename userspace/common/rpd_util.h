@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #define RPD_BPFFS_DEFAULT	"/sys/fs/bpf"
@@ -48,6 +49,11 @@ void rpdu_format_addr(char *buf, size_t len, __u16 family, __u16 port,
 /* The same fields from a socket address, as the dispatcher compares them. */
 void rpdu_addr_fields(const struct sockaddr_storage *ss, __u16 *family,
 		      __u16 *port, __u32 addr[4]);
+
+/* "USER[:GROUP]", names or numbers; without GROUP, USER's own group (a
+ * number's group is the same number). -EINVAL with @why on error.
+ */
+int rpdu_parse_owner(const char *s, uid_t *uid, gid_t *gid, const char **why);
 
 /* Policy names: "least-conn", "p2c", "round-robin", "hash". */
 const char *rpdu_policy_name(__u32 policy);

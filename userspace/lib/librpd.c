@@ -67,13 +67,19 @@ const char *rpd_errmsg(void)
 	return errmsg[0] ? errmsg : "no error";
 }
 
-/* bpf() refuses callers without CAP_BPF when unprivileged bpf is off;
- * pins are root's 0600. Either way the caller lacks privileges: -EPERM.
+/* Two ways to lack privileges, one errno for the caller (-EPERM): bpf()
+ * refuses callers without CAP_BPF where unprivileged bpf() is disabled
+ * (EPERM; on 6.1 for every command, since 6.5 only for loads), and the
+ * pins are files, root's 0600 unless 'rpdctl load --owner' gave them
+ * away (EACCES).
  */
 static int fail_bpf(int err, const char *what, const char *obj)
 {
-	if (err == -EPERM || err == -EACCES)
-		return fail(-EPERM, "%s %s: permission denied (needs CAP_BPF and CAP_NET_ADMIN; run as root)",
+	if (err == -EPERM)
+		return fail(-EPERM, "%s %s: operation not permitted (needs CAP_BPF; run as root)",
+			    what, obj);
+	if (err == -EACCES)
+		return fail(-EPERM, "%s %s: permission denied (needs CAP_DAC_OVERRIDE, or the pins' owner: see 'rpdctl load --owner')",
 			    what, obj);
 	return fail(err, "%s %s: %s", what, obj, strerror(-err));
 }

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,9 +19,34 @@
 static const struct option load_opts[] = {
 	{ "policy",	 required_argument, NULL, 'P' },
 	{ "max-workers", required_argument, NULL, 'n' },
+	{ "owner",	 required_argument, NULL, 'o' },
+	{ "mode",	 required_argument, NULL, 'm' },
 	GLOBAL_LONGOPTS,
 	{ NULL }
 };
+
+/*
+ * Who may open the pins. Root only (0600) by default; --owner and --mode
+ * hand them to a service account. The group's directory gets the same
+ * owner and a search bit for each class the mode lets in; BPFFS/rpd,
+ * shared by every group and owned by root, then gets o+x, which lets one
+ * walk through it but not list it: each pin keeps its own mode.
+ */
+struct access {
+	uid_t uid;		/* (uid_t)-1: the caller */
+	gid_t gid;
+	mode_t mode;
+};
+
+static mode_t search_bits(mode_t mode)
+{
+	return ((mode & 0060) ? 0010 : 0) | ((mode & 0006) ? 0001 : 0);
+}
+
+static bool widened(const struct access *acc)
+{
+	return acc->uid != (uid_t)-1 || acc->gid != (gid_t)-1 || search_bits(acc->mode);
+}
 
 /* Config and weights are written before the pins exist, so no worker and
  * no dispatcher run can see a half-initialized group.
@@ -48,7 +74,23 @@ static int init_maps(struct rpd *skel, const char *name, __u32 policy,
 	return err;
 }
 
-static int pin_all(struct rpd *skel, const char *dir)
+/* chown, then chmod: chown() may clear bits chmod() set */
+static int set_access(const char *path, const struct access *acc, mode_t mode)
+{
+	if (chown(path, acc->uid, acc->gid)) {
+		set_error("cannot chown %s to %u:%u: %s", path,
+			  (unsigned int)acc->uid, (unsigned int)acc->gid,
+			  strerror(errno));
+		return -errno;
+	}
+	if (chmod(path, mode)) {
+		set_error("cannot chmod %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int pin_all(struct rpd *skel, const char *dir, const struct access *acc)
 {
 	const struct {
 		const char *pin;
@@ -78,11 +120,9 @@ static int pin_all(struct rpd *skel, const char *dir)
 			return err;
 		}
 		/* the pin's mode otherwise depends on the caller's umask */
-		if (chmod(path, 0600)) {
-			err = -errno;
-			set_error("cannot chmod %s: %s", path, strerror(-err));
+		err = set_access(path, acc, acc->mode);
+		if (err)
 			return err;
-		}
 	}
 	return 0;
 }
@@ -183,8 +223,9 @@ cleanup:
  * never in a group's name, and no '.', which bpffs refuses.
  */
 static int install(struct rpd *skel, const char *name, const char *root,
-		   const char *dir)
+		   const char *dir, const struct access *acc)
 {
+	struct stat st;
 	bool made_root = false, made_tmp = false;
 	char tmp[PATH_MAX];
 	sigset_t block, old;
@@ -211,6 +252,12 @@ static int install(struct rpd *skel, const char *name, const char *root,
 			  root_hint(err));
 		goto cleanup;
 	}
+	/* a service account must be able to walk down to its pins */
+	if (widened(acc) && (stat(root, &st) || chmod(root, (st.st_mode & 07777) | 0001))) {
+		err = -errno;
+		set_error("cannot open %s to the pins' owner: %s", root, strerror(-err));
+		goto cleanup;
+	}
 	if (mkdir(tmp, 0700)) {
 		err = -errno;
 		set_error("cannot create %s: %s%s", tmp, strerror(-err),
@@ -219,12 +266,10 @@ static int install(struct rpd *skel, const char *name, const char *root,
 	}
 	made_tmp = true;
 	/* modes of our own, whatever the caller's umask */
-	if (chmod(tmp, 0700)) {
-		err = -errno;
-		set_error("cannot chmod %s: %s", tmp, strerror(-err));
+	err = set_access(tmp, acc, 0700 | search_bits(acc->mode));
+	if (err)
 		goto cleanup;
-	}
-	err = pin_all(skel, tmp);
+	err = pin_all(skel, tmp, acc);
 	if (err)
 		goto cleanup;
 	if (rename(tmp, dir)) {
@@ -258,7 +303,8 @@ cleanup:
 	return err;
 }
 
-static int load_group(const char *name, __u32 policy, __u32 nr_slots)
+static int load_group(const char *name, __u32 policy, __u32 nr_slots,
+		      const struct access *acc)
 {
 	char root[PATH_MAX], dir[PATH_MAX];
 	struct rpd *skel = NULL;
@@ -292,7 +338,7 @@ static int load_group(const char *name, __u32 policy, __u32 nr_slots)
 		goto cleanup;
 	}
 	if (load_skel(name, policy, nr_slots, &skel) || prog_id(skel, &id) ||
-	    install(skel, name, root, dir)) {
+	    install(skel, name, root, dir, acc)) {
 		rc = fail_last();
 		goto cleanup;
 	}
@@ -305,7 +351,12 @@ cleanup:
 
 int cmd_load(const struct cmd *cmd, int argc, char **argv)
 {
-	const char *policy_arg = NULL, *nr_arg = NULL;
+	const char *policy_arg = NULL, *nr_arg = NULL, *owner_arg = NULL, *mode_arg = NULL;
+	/* -1: chown() leaves the owner as created, the caller */
+	struct access acc = { .uid = (uid_t)-1, .gid = (gid_t)-1, .mode = 0600 };
+	unsigned long mode;
+	const char *why;
+	char *end;
 	__u32 policy = RPD_POLICY_LEAST_CONN;
 	unsigned long nr = RPD_DEFAULT_SLOTS;
 	int opt;
@@ -314,8 +365,12 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 	while ((opt = cli_getopt(cmd, argc, argv, load_opts)) != -1) {
 		if (opt == 'P')
 			policy_arg = optarg;
-		else
+		else if (opt == 'n')
 			nr_arg = optarg;
+		else if (opt == 'o')
+			owner_arg = optarg;
+		else
+			mode_arg = optarg;
 	}
 	if (cli_opts_done())
 		return EXIT_USAGE;
@@ -324,6 +379,18 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 	if (nr_arg && !parse_ulong(nr_arg, 1, RPD_MAX_SLOTS, &nr))
 		return fail_usage("invalid --max-workers '%s': use 1-%d",
 				  nr_arg, RPD_MAX_SLOTS);
+	if (owner_arg && rpdu_parse_owner(owner_arg, &acc.uid, &acc.gid, &why))
+		return fail_usage("invalid --owner '%s': %s", owner_arg, why);
+	if (mode_arg) {
+		/* read and write bits only: a pin is not run or searched */
+		errno = 0;
+		mode = strtoul(mode_arg, &end, 8);
+		if (!mode_arg[0] || *end || errno || mode_arg[0] == '-' ||
+		    (mode & ~0666UL) || (mode & 0600) != 0600)
+			return fail_usage("invalid --mode '%s': use octal read/write bits, 0600 at least, e.g. 0660",
+					  mode_arg);
+		acc.mode = mode;
+	}
 	if (optind == argc)
 		return fail_usage("load: missing GROUP; see 'rpdctl load help'");
 	if (argc - optind > 1)
@@ -331,7 +398,7 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 				  argv[optind + 1]);
 	if (parse_group(argv[optind]))
 		return EXIT_USAGE;
-	return load_group(argv[optind], policy, nr);
+	return load_group(argv[optind], policy, nr, &acc);
 }
 
 int cmd_unload(const struct cmd *cmd, int argc, char **argv)

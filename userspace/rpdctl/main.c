@@ -26,7 +26,8 @@ static const struct cmd cmds[] = {
 	{
 		.name = "load",
 		.fn = cmd_load,
-		.usage = "load GROUP [--policy POLICY] [--max-workers N]",
+		.usage = "load GROUP [--policy POLICY] [--max-workers N]\n"
+			 "     [--owner USER[:GROUP]] [--mode MODE]",
 		.defs = DEF_GROUP | DEF_POLICY,
 		.help =
 "Load the dispatcher for GROUP and pin it with its maps under\n"
@@ -35,7 +36,11 @@ static const struct cmd cmds[] = {
 "overwritten: unload it first.\n"
 "\n"
 "  --policy POLICY   how a new connection picks a worker (default least-conn)\n"
-"  --max-workers N   slots in the group, 1-1024 (default 64)\n",
+"  --max-workers N   slots in the group, 1-1024 (default 64)\n"
+"  --owner USER[:GROUP]  owner of the pins (default: the caller, root)\n"
+"  --mode MODE       the pins' mode, octal read/write bits (default 0600);\n"
+"                    the group's directory and BPFFS/rpd get the search\n"
+"                    bits that let those classes reach them\n",
 	},
 	{
 		.name = "unload",
