@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -150,6 +151,30 @@ int group_read_in_use(const struct group *g, struct slot_row **rows,
 int group_counters(struct group *g, struct rpd_counters *c);
 int group_selected(struct group *g, __u32 slot, __u64 *sum);
 int group_dir_remove(const char *dir);
+
+/* --- stats_fmt.c: stats' numbers and their printing ---------------------- */
+
+struct balance {
+	double max_min;
+	double cov;
+	double jain;
+};
+
+/* One reading of the group, taken whole before it is printed. */
+struct snapshot {
+	__u32 policy;
+	__u32 nr_slots;
+	struct slot_row *rows;
+	__u64 *selected;	/* per row, summed over CPUs */
+	__u32 n;
+	__u64 total;		/* dispatched, over the rows */
+	struct balance bal;
+	struct rpd_counters counters;
+};
+
+void stats_balance(const struct slot_row *rows, __u32 n, struct balance *b);
+void stats_print_text(FILE *f, const struct snapshot *sn, const char *name);
+void stats_print_json(FILE *f, const struct snapshot *sn, const char *name);
 
 /* --- proc.c: the listeners of a running server ------------------------- */
 
