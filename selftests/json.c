@@ -437,7 +437,7 @@ const char *json_str(const struct json_value *v, const char *path)
 	return v && v->type == JSON_STRING ? v->string : NULL;
 }
 
-int json_bool(const struct json_value *v, const char *path)
+int json_get_bool(const struct json_value *v, const char *path)
 {
 	v = json_get(v, path);
 	return v && v->type == JSON_BOOL ? v->boolean : -1;

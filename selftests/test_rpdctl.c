@@ -88,8 +88,8 @@ TEST(json_reader_reads_documents)
 	EXPECT_EQ(0, json_num(v, "a[2]"));
 	EXPECT_EQ(0.05, json_num(v, "x"));
 	EXPECT_STREQ("q\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80", json_str(v, "a[3].b"));
-	EXPECT_EQ(1, json_bool(v, "t"));
-	EXPECT_EQ(0, json_bool(v, "f"));
+	EXPECT_EQ(1, json_get_bool(v, "t"));
+	EXPECT_EQ(0, json_get_bool(v, "f"));
 	EXPECT_EQ(JSON_NULL, json_get(v, "n")->type);
 	EXPECT_EQ(0, json_len(v, "e"));
 	EXPECT_EQ(0, json_len(v, "ea"));
@@ -113,7 +113,7 @@ TEST(json_reader_reads_documents)
 	EXPECT_TRUE(isnan(json_num(v, "t")));
 	EXPECT_TRUE(isnan(json_num(v, "missing")));
 	EXPECT_EQ(NULL, json_str(v, "a"));
-	EXPECT_EQ(-1, json_bool(v, "n"));
+	EXPECT_EQ(-1, json_get_bool(v, "n"));
 	EXPECT_EQ(-1, json_len(v, "u"));
 	json_free(v);
 
@@ -358,7 +358,7 @@ static struct json_value *parse_doc(struct __test_metadata *_metadata,
 	return doc;
 }
 
-/* json_num(), json_str() and json_bool() with a printf-style path; str()
+/* json_num(), json_str() and json_get_bool() with a printf-style path; str()
  * never returns NULL, so it can go straight into EXPECT_STREQ.
  */
 /* A JSON path from a format; each use consumes it at once, so one
@@ -382,7 +382,7 @@ static const char *str_or_none(const char *s)
 }
 
 #define num(doc, ...)	json_num(doc, at(__VA_ARGS__))
-#define flag(doc, ...)	json_bool(doc, at(__VA_ARGS__))
+#define flag(doc, ...)	json_get_bool(doc, at(__VA_ARGS__))
 #define str(doc, ...)	str_or_none(json_str(doc, at(__VA_ARGS__)))
 
 /* %.6g in rpdctl's JSON: six significant digits */

@@ -57,12 +57,11 @@ static int snapshot_read(struct snapshot *sn, const char *name)
 		err = group_selected(&g, sn->rows[i].slot, &sn->selected[i]);
 		if (err)
 			goto cleanup;
-		sn->total += sn->rows[i].s.dispatched;
 	}
 	err = group_counters(&g, &sn->counters);
 	if (err)
 		goto cleanup;
-	stats_balance(sn->rows, sn->n, &sn->bal);
+	stats_sum(sn);
 cleanup:
 	group_close(&g);
 	if (err)

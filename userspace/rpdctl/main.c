@@ -165,14 +165,17 @@ static void print_usage(FILE *f, const struct cmd *cmd, bool first)
 	const char *line = cmd->usage;
 	const char *nl;
 
-	do {
+	for (;;) {
 		nl = strchr(line, '\n');
 		fprintf(f, "%s rpdctl [OPTIONS] %.*s\n",
 			first ? "Usage:" : "      ",
 			nl ? (int)(nl - line) : (int)strlen(line), line);
 		first = false;
+		/* not nl + 1 past the last line: NULL + 1 is undefined */
+		if (!nl)
+			break;
 		line = nl + 1;
-	} while (nl);
+	}
 }
 
 static void print_defs(FILE *f, unsigned int defs)

@@ -26,12 +26,15 @@ enum {
 	EXIT_USAGE	= 2,
 };
 
-/* Set from the global options, before the command runs. */
+/* Set from the global options, before the command runs: all the state
+ * of one command line, so a fresh struct starts a fresh one.
+ */
 struct rpdctl_opts {
 	bool json;
 	bool pretty;
 	bool debug;
 	const char *bpffs;
+	bool bad_option;	/* one was recorded, see cli_opts_done() */
 };
 
 extern struct rpdctl_opts opts;
@@ -167,12 +170,13 @@ struct snapshot {
 	struct slot_row *rows;
 	__u64 *selected;	/* per row, summed over CPUs */
 	__u32 n;
-	__u64 total;		/* dispatched, over the rows */
+	double total;		/* dispatched, over the rows; a __u64 sum could wrap */
 	struct balance bal;
 	struct rpd_counters counters;
 };
 
-void stats_balance(const struct slot_row *rows, __u32 n, struct balance *b);
+/* total and bal of @sn, from its rows */
+void stats_sum(struct snapshot *sn);
 void stats_print_text(FILE *f, const struct snapshot *sn, const char *name);
 void stats_print_json(FILE *f, const struct snapshot *sn, const char *name);
 

@@ -16,7 +16,7 @@
  * jain = sum^2 / (n * sum of squares). With no slot or no traffic there is
  * no imbalance to report: 1.0, 0 and 1.0.
  */
-void stats_balance(const struct slot_row *rows, __u32 n, struct balance *b)
+static void balance(const struct slot_row *rows, __u32 n, struct balance *b)
 {
 	double sum = 0, sumsq = 0, dev = 0, mean, x;
 	__u64 max = 0, min = UINT64_MAX;
@@ -45,6 +45,16 @@ void stats_balance(const struct slot_row *rows, __u32 n, struct balance *b)
 	}
 	b->cov = sqrt(dev / n) / mean;
 	b->jain = sum * sum / (n * sumsq);
+}
+
+void stats_sum(struct snapshot *sn)
+{
+	__u32 i;
+
+	sn->total = 0;
+	for (i = 0; i < sn->n; i++)
+		sn->total += sn->rows[i].s.dispatched;
+	balance(sn->rows, sn->n, &sn->bal);
 }
 
 /* As the dispatcher reads them (bpf/rpd.bpf.c): the counters may wrap,
