@@ -648,6 +648,70 @@ TEST_F(rpdctl, failed_loads_leave_nothing_behind)
 		     listing(buf, sizeof(buf), fmt(want, sizeof(want), "%s/c", root)));
 }
 
+/* --- upgrade ----------------------------------------------------------------- */
+
+/* the id of the program pinned for group t */
+static __u32 pinned_prog_id(const char *bpffs)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/rpd/t/prog", bpffs);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
+{
+	int count[NW] = {}, i;
+	struct rpd_counters c;
+	struct json_value *doc;
+	__u32 before, after;
+	char want[256], buf[256];
+
+	CTL("upgrade", "t");
+	expect_error(_metadata, &self->o, 1, "group 't' is not loaded (no %s/rpd/t)", self->bpffs);
+	CTL("upgrade");
+	expect_error(_metadata, &self->o, 2, "upgrade: missing GROUP; see 'rpdctl upgrade help'");
+
+	start_workers(_metadata, self, "round-robin", NW);
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, ADDR, 2 * NW, count, NULL));
+	before = pinned_prog_id(self->bpffs);
+	ASSERT_NE(0, before);
+
+	CTL_OK("-j", "upgrade", "t");
+	after = pinned_prog_id(self->bpffs);
+	EXPECT_NE(before, after);
+	doc = parse_doc(_metadata, self->o.out);
+	EXPECT_EQ(after, num(doc, "prog_id"));
+	EXPECT_EQ(1, num(doc, "addresses"));
+	json_free(doc);
+	fmt(want, sizeof(want), "%s/rpd/t", self->bpffs);
+	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), want));
+
+	/* the new program serves the same slots, policy and counters:
+	 * round-robin goes on where it was, and nothing is lost
+	 */
+	ASSERT_EQ(0, rpdt_spread(self->w, NW, ADDR, 2 * NW, count, NULL));
+	for (i = 0; i < NW; i++)
+		EXPECT_EQ(4, count[i]) TH_LOG("worker %d", i);
+	ASSERT_EQ(0, rpdt_counters(self->bpffs, "t", &c));
+	EXPECT_EQ(4 * NW, c.selected);
+	EXPECT_EQ(0, c.fallback);
+	doc = stats_doc(_metadata, self);
+	EXPECT_STREQ("round-robin", str(doc, "policy"));
+	for (i = 0; i < NW; i++)
+		EXPECT_EQ(4, num(doc, "slots[%d].dispatched", i));
+	json_free(doc);
+}
+
 /* --- names and filesystems ---------------------------------------------------- */
 
 TEST_F(rpdctl, group_names)
@@ -1044,7 +1108,7 @@ TEST_F(rpdctl, unprivileged_is_told_to_run_as_root)
 	ASSERT_EQ(0, chmod(dir, 0755));
 	ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, ARGS("load", "u")));
 	expect_error(_metadata, o, 1,
-		     "loading group 'u' needs CAP_BPF and CAP_NET_ADMIN (run as root)");
+		     "loading group 'u' needs CAP_BPF (run as root)");
 	EXPECT_STREQ("t", root_listing(self, buf, sizeof(buf)));
 	for (k = 0; k < sizeof(forms) / sizeof(forms[0]); k++) {
 		ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, forms[k]));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * load and unload: the only commands that create or remove pins.
+ * load, unload and upgrade: the only commands that create, remove or
+ * replace pins.
  */
 #include <errno.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -166,8 +168,10 @@ static void print_loaded(const char *name, const char *dir, __u32 policy,
 	json_finish(&j);
 }
 
-/* open -> size the per-slot maps and the program's bound -> load -> fill */
-static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
+/* Open the dispatcher; with @reuse, bound to that group's pinned maps, so
+ * the loaded program serves the very same slots and counters.
+ */
+static int open_skel(const char *name, __u32 nr_slots, const struct group *reuse,
 		     struct rpd **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
@@ -185,30 +189,59 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 			  name, strerror(-err));
 		return err;
 	}
-	err = bpf_map__set_max_entries(skel->maps.socks, nr_slots);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.slots, nr_slots);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.selected, nr_slots);
+	if (reuse) {
+		err = bpf_map__reuse_fd(skel->maps.socks, reuse->fd[GMAP_SOCKS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.slots, reuse->fd[GMAP_SLOTS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.config, reuse->fd[GMAP_CONFIG]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.counters, reuse->fd[GMAP_COUNTERS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.selected, reuse->fd[GMAP_SELECTED]);
+	} else {
+		err = bpf_map__set_max_entries(skel->maps.socks, nr_slots);
+		if (!err)
+			err = bpf_map__set_max_entries(skel->maps.slots, nr_slots);
+		if (!err)
+			err = bpf_map__set_max_entries(skel->maps.selected, nr_slots);
+	}
 	if (err) {
-		set_error("cannot size the maps of group '%s': %s", name,
-			  strerror(-err));
-		goto cleanup;
+		set_error("cannot %s the maps of group '%s': %s",
+			  reuse ? "reuse" : "size", name, strerror(-err));
+		rpd__destroy(skel);
+		return err;
 	}
 	skel->rodata->nr_slots = nr_slots;
-	err = rpd__load(skel);
-	if (err == -EPERM || err == -EACCES) {
-		set_error("loading group '%s' needs CAP_BPF and CAP_NET_ADMIN (run as root)",
-			  name);
-		goto cleanup;
-	}
-	if (err) {
+	*out = skel;
+	return 0;
+}
+
+static int load_prog(struct rpd *skel, const char *name)
+{
+	int err = rpd__load(skel);
+
+	if (err == -EPERM || err == -EACCES)
+		set_error("loading group '%s' needs CAP_BPF (run as root)", name);
+	else if (err)
 		set_error("loading group '%s' failed: %s; rerun with -d for libbpf's and the verifier's log",
 			  name, strerror(-err));
-		goto cleanup;
-	}
-	err = init_maps(skel, name, policy, nr_slots);
-cleanup:
+	return err;
+}
+
+/* open -> size the per-slot maps and the program's bound -> load -> fill */
+static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
+		     struct rpd **out)
+{
+	struct rpd *skel;
+	int err;
+
+	err = open_skel(name, nr_slots, NULL, &skel);
+	if (err)
+		return err;
+	err = load_prog(skel, name);
+	if (!err)
+		err = init_maps(skel, name, policy, nr_slots);
 	if (err)
 		rpd__destroy(skel);
 	else
@@ -444,4 +477,180 @@ int cmd_unload(const struct cmd *cmd, int argc, char **argv)
 	json_object_end(&j);
 	json_finish(&j);
 	return EXIT_OK;
+}
+
+/* --- upgrade ------------------------------------------------------------- */
+
+#ifndef SO_ATTACH_REUSEPORT_EBPF
+#define SO_ATTACH_REUSEPORT_EBPF 52
+#endif
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+static bool same_address(const struct rpd_slot *a, const struct rpd_slot *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * Attaching on any member replaces the program of the member's whole
+ * kernel reuseport group, so one listener per address is enough. rpdctl
+ * holds none: it takes the slot owner's own listener with pidfd_getfd()
+ * (CAP_SYS_PTRACE over the owner), the one whose SO_COOKIE the slot
+ * recorded.
+ */
+static int attach_row(const struct slot_row *row, int prog_fd)
+{
+	struct proc_sock *socks;
+	socklen_t len;
+	__u64 cookie;
+	size_t n, i;
+	int err;
+
+	err = proc_listeners(row->s.pid, NULL, &socks, &n);
+	if (err)
+		return err;
+	err = -ESRCH;
+	for (i = 0; i < n; i++) {
+		len = sizeof(cookie);
+		if (getsockopt(socks[i].fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+		    cookie != row->s.cookie)
+			continue;
+		err = setsockopt(socks[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF,
+				 &prog_fd, sizeof(prog_fd)) ? -errno : 0;
+		if (err)
+			set_error("cannot attach the new program to %s (slot %u, pid %u): %s",
+				  row->addr, row->slot, row->s.pid, strerror(-err));
+		break;
+	}
+	if (err == -ESRCH)
+		set_error("the listener of slot %u (%s) is no longer held by pid %u",
+			  row->slot, row->addr, row->s.pid);
+	proc_socks_free(socks, n);
+	return err;
+}
+
+/* Every address the group serves gets the program; 0 or -errno. */
+static int attach_all(const struct group *g, int prog_fd, __u32 *naddr)
+{
+	struct slot_row *rows;
+	__u32 n, i, j;
+	int err;
+
+	*naddr = 0;
+	err = group_read_in_use(g, &rows, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (same_address(&rows[i].s, &rows[j].s))
+				break;
+		if (j < i)
+			continue;
+		err = attach_row(&rows[i], prog_fd);
+		/* a worker that exited in between takes its group along or
+		 * leaves others of its address: look at the next slot
+		 */
+		if (err == -ESRCH)
+			continue;
+		if (err)
+			break;
+		(*naddr)++;
+	}
+	free(rows);
+	return err == -ESRCH ? 0 : err;
+}
+
+static void print_upgraded(const char *name, __u32 id, __u32 naddr)
+{
+	struct json j;
+
+	if (!opts.json) {
+		printf("group '%s' upgraded: prog id %u, attached on %u address%s\n",
+		       name, id, naddr, naddr == 1 ? "" : "es");
+		return;
+	}
+	json_init(&j, stdout, opts.pretty);
+	json_object_begin(&j);
+	json_kstring(&j, "group", name);
+	json_kbool(&j, "ok", true);
+	json_kuint(&j, "prog_id", id);
+	json_kuint(&j, "addresses", naddr);
+	json_object_end(&j);
+	json_finish(&j);
+}
+
+/*
+ * Load this rpdctl's dispatcher against the group's pinned maps (slots,
+ * counters, policy and weights carry over), attach it to every address
+ * the group serves, then rename its pin over the old one, so a worker
+ * that joins later attaches the new program too.
+ */
+int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
+{
+	char tmp[PATH_MAX], pin[PATH_MAX];
+	struct rpd *skel = NULL;
+	const char *name;
+	__u32 id, naddr = 0;
+	sigset_t block, old;
+	struct group g;
+	int rc, err;
+
+	if (cli_no_options(cmd, argc, argv))
+		return EXIT_USAGE;
+	if (optind == argc)
+		return fail_usage("upgrade: missing GROUP; see 'rpdctl upgrade help'");
+	if (argc - optind > 1)
+		return fail_usage("upgrade: unexpected argument '%s'; see 'rpdctl upgrade help'",
+				  argv[optind + 1]);
+	name = argv[optind];
+	if (parse_group(name))
+		return EXIT_USAGE;
+	if (bpffs_ready() || group_open(&g, name))
+		return fail_last();
+	if (snprintf(pin, sizeof(pin), "%s/%s", g.dir, RPD_PIN_PROG) >= (int)sizeof(pin) ||
+	    snprintf(tmp, sizeof(tmp), "%s/%s~upgrading~%d", g.dir, RPD_PIN_PROG,
+		     (int)getpid()) >= (int)sizeof(tmp)) {
+		group_close(&g);
+		return fail("the path of group '%s' under %s is too long", name, opts.bpffs);
+	}
+	err = open_skel(name, g.nr_slots, &g, &skel);
+	if (!err)
+		err = load_prog(skel, name);
+	if (!err)
+		err = prog_id(skel, &id);
+	if (!err)
+		err = attach_all(&g, bpf_program__fd(skel->progs.rpd_dispatch), &naddr);
+	if (err) {
+		rc = fail_last();
+		goto cleanup;
+	}
+	/* as in install(): no signal between the pin and its rename */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	err = bpf_obj_pin(bpf_program__fd(skel->progs.rpd_dispatch), tmp);
+	if (err) {
+		set_error("cannot pin %s: %s%s", tmp, strerror(-err), root_hint(err));
+	} else if (rename(tmp, pin)) {
+		err = -errno;
+		set_error("cannot move %s to %s: %s", tmp, pin, strerror(-err));
+		unlink(tmp);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		rc = fail_last();
+		goto cleanup;
+	}
+	print_upgraded(name, id, naddr);
+	rc = EXIT_OK;
+cleanup:
+	rpd__destroy(skel);
+	group_close(&g);
+	return rc;
 }

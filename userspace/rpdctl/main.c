@@ -54,6 +54,22 @@ static const struct cmd cmds[] = {
 "worker can join it.\n",
 	},
 	{
+		.name = "upgrade",
+		.fn = cmd_upgrade,
+		.usage = "upgrade GROUP",
+		.defs = DEF_GROUP,
+		.help =
+"Replace the dispatcher of a loaded GROUP with the one this rpdctl was\n"
+"built with, while it serves: the new program is loaded against the\n"
+"group's pinned maps, so slots, counters, policy and weights carry over;\n"
+"it is attached to every address the group serves (each attach replaces\n"
+"the program of one kernel reuseport group at once: a connection meets\n"
+"the old program or the new one, never none), then its pin replaces the\n"
+"old one. rpdctl takes one listener per address from its worker with\n"
+"pidfd_getfd(), which needs CAP_SYS_PTRACE over the worker. The group\n"
+"must have this rpdctl's ABI.\n",
+	},
+	{
 		.name = "show",
 		.fn = cmd_show,
 		.usage = "show [GROUP]",

@@ -55,6 +55,7 @@ struct cmd {
 
 int cmd_load(const struct cmd *cmd, int argc, char **argv);
 int cmd_unload(const struct cmd *cmd, int argc, char **argv);
+int cmd_upgrade(const struct cmd *cmd, int argc, char **argv);
 int cmd_show(const struct cmd *cmd, int argc, char **argv);
 int cmd_stats(const struct cmd *cmd, int argc, char **argv);
 int cmd_set(const struct cmd *cmd, int argc, char **argv);
