@@ -227,11 +227,27 @@ BENCH		:= $(BUILD)/rpd-bench
 # -Ikmod: the shared-epoll-fifo model speaks the module's ioctl
 $(BENCH_OBJ): override CFLAGS += -Ikmod -pthread
 
-$(BENCH): $(BENCH_OBJ) $(LIB_A)
+$(BENCH): $(filter-out $(OBJ)/bench/stress.o,$(BENCH_OBJ)) $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
-all: $(BENCH)
+# rpd-stress: faults under rpd-bench's client, against rpd-httpd
+STRESS		:= $(BUILD)/rpd-stress
+STRESS_OBJ	:= $(addprefix $(OBJ)/bench/,stress.o load.o stats.o sandbox.o)
+
+$(STRESS): $(STRESS_OBJ) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
+
+all: $(BENCH) $(STRESS)
+
+# Every scenario at full length (about 3 minutes); the table and the
+# "stress: ..." line, non-zero exit on any failure. make test runs
+# rpd-stress --quick.
+.PHONY: stress
+stress: deps
+	$(Q)$(MAKE) all
+	$(Q)$(STRESS)
 
 .PHONY: bench
 bench: deps

@@ -3,7 +3,9 @@
  * load, unload and upgrade: the only commands that create, remove or
  * replace pins.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -336,6 +338,42 @@ cleanup:
 	return err;
 }
 
+/*
+ * A load killed by SIGKILL (the one signal install() cannot hold off)
+ * between its pins and their rename leaves NAME~loading~PID behind. A
+ * later load of NAME removes those whose process is gone; one whose
+ * process lives may be a load in progress and is left alone.
+ */
+static int remove_stale(const char *root, const char *name)
+{
+	char prefix[RPD_GROUP_NAME_MAX + 16], path[PATH_MAX], *end;
+	size_t plen = snprintf(prefix, sizeof(prefix), "%s~loading~", name);
+	struct dirent *e;
+	unsigned long pid;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(root);
+	if (!d)
+		return 0;
+	while (!err && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen))
+			continue;
+		errno = 0;
+		pid = strtoul(e->d_name + plen, &end, 10);
+		if (*end || errno || !pid || pid > INT_MAX ||
+		    !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", root, e->d_name) >= (int)sizeof(path))
+			continue;
+		err = group_dir_remove(path);
+		if (!err)
+			fprintf(stderr, "rpdctl: removed %s, left by a load that was killed\n", path);
+	}
+	closedir(d);
+	return err;
+}
+
 static int load_group(const char *name, __u32 policy, __u32 nr_slots,
 		      const struct access *acc)
 {
@@ -370,7 +408,8 @@ static int load_group(const char *name, __u32 policy, __u32 nr_slots,
 			  root_hint(err));
 		goto cleanup;
 	}
-	if (load_skel(name, policy, nr_slots, &skel) || prog_id(skel, &id) ||
+	if (remove_stale(root, name) ||
+	    load_skel(name, policy, nr_slots, &skel) || prog_id(skel, &id) ||
 	    install(skel, name, root, dir, acc)) {
 		rc = fail_last();
 		goto cleanup;
