@@ -712,6 +712,39 @@ TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 	json_free(doc);
 }
 
+TEST_F(rpdctl, load_removes_what_a_killed_load_left)
+{
+	char root[128], dead_dir[256], live_dir[256], pin[300], buf[512], want[512];
+	int fd, status;
+	pid_t dead;
+
+	/* the temporary directory of a load killed after its first pin */
+	dead = fork();
+	ASSERT_LE(0, dead);
+	if (dead == 0)
+		_exit(0);
+	ASSERT_EQ(dead, waitpid(dead, &status, 0));
+	fmt(root, sizeof(root), "%s/rpd", self->bpffs);
+	ASSERT_EQ(0, mkdir(root, 0700));
+	fmt(dead_dir, sizeof(dead_dir), "%s/t~loading~%d", root, (int)dead);
+	fmt(live_dir, sizeof(live_dir), "%s/t~loading~%d", root, (int)getpid());
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 8, 1, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mkdir(dead_dir, 0700));
+	ASSERT_EQ(0, bpf_obj_pin(fd, fmt(pin, sizeof(pin), "%s/config", dead_dir)));
+	/* one whose process lives may be a load in progress */
+	ASSERT_EQ(0, mkdir(live_dir, 0700));
+	close(fd);
+
+	CTL("load", "t");
+	EXPECT_EQ(0, self->o.status);
+	EXPECT_STREQ(fmt(want, sizeof(want), "rpdctl: removed %s, left by a load that was killed\n",
+			 dead_dir), self->o.err);
+	fmt(want, sizeof(want), "t t~loading~%d", (int)getpid());
+	EXPECT_STREQ(want, listing(buf, sizeof(buf), root));
+	ASSERT_EQ(0, rmdir(live_dir));
+}
+
 /* --- names and filesystems ---------------------------------------------------- */
 
 TEST_F(rpdctl, group_names)
