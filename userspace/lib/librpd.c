@@ -319,13 +319,8 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 	}
 	if (setsockopt(w->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &g->prog_fd,
 		       sizeof(g->prog_fd))) {
-		err = -errno;
-		if (err == -EPERM || err == -EACCES)
-			fail(err, "attaching group '%s' to %s: permission denied (needs CAP_NET_ADMIN)",
-			     g->name, addr);
-		else
-			fail(err, "attaching group '%s' to %s: %s", g->name, addr,
-			     strerror(-err));
+		err = fail(-errno, "attaching group '%s' to %s: %s", g->name, addr,
+			   strerror(errno));
 		goto err_close;
 	}
 	if (getsockopt(w->fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen)) {
