@@ -26,8 +26,6 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	if (getenv("RPD_VM"))
-		SKIP(return, "no 2000 connections/s on the VM's emulated CPUs");
 	ASSERT_EQ(0, rpdt_sandbox(self->bpffs, sizeof(self->bpffs)));
 }
 
@@ -43,6 +41,11 @@ static void run(struct __test_metadata *_metadata, struct rpdt_out *o,
 	char line[64];
 	const char *p;
 
+	/* here, not in the setup: 6.1's harness runs the test after a
+	 * setup that skipped
+	 */
+	if (getenv("RPD_VM"))
+		SKIP(return, "no 2000 connections/s on the VM's emulated CPUs");
 	ASSERT_EQ(0, rpdt_run(o, "rpd-stress", (const char *const[]){
 		"rpd-stress", "--quick", scenario, NULL }));
 	EXPECT_EQ(0, o->status) TH_LOG("%s%s", o->out, o->err);

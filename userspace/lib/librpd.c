@@ -69,9 +69,9 @@ const char *rpd_errmsg(void)
 
 /* Two ways to lack privileges, one errno for the caller (-EPERM): bpf()
  * refuses callers without CAP_BPF where unprivileged bpf() is disabled
- * (EPERM; on 6.1 for every command, since 6.5 only for loads), and the
- * pins are files, root's 0600 unless 'rpdctl load --owner' gave them
- * away (EACCES).
+ * (EPERM; since 5.19 only to load programs and create maps, before for
+ * every command), and the pins are files, root's 0600 unless 'rpdctl
+ * load --owner' gave them away (EACCES).
  */
 static int fail_bpf(int err, const char *what, const char *obj)
 {

@@ -17,7 +17,7 @@
  *
  * rpd_group_open() and rpd_listen() call bpf() on the group's pins: they
  * need access to the pins (root's 0600 unless 'rpdctl load --owner' gave
- * them away) and, before Linux 6.5 with unprivileged bpf() disabled,
+ * them away) and, before Linux 5.19 with unprivileged bpf() disabled,
  * CAP_BPF. Everything after rpd_listen() works through the
  * listener fd and the mmap of the slot map, so a worker may drop its
  * privileges once it listens, and children inherit both across fork().
