@@ -5,7 +5,9 @@
 #   make            build everything into build/
 #   make deps       install the Debian packages the build, demo and tests need
 #   make demo       deps + build + a short balancing demo in a private netns
-#   make test       deps + build + every selftest, here and in test-kmod's VM
+#   make test       deps + build + every selftest, here, under ASan+UBSan
+#                   and in test-kmod's VM; each fuzz target for seconds
+#   make fuzz       deps + each fuzz target for FUZZ_SECONDS (300)
 #   make test-kmod  deps + static build + module + every selftest in a VM
 #                   (QEMU/TCG) on Debian 12's kernel
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -225,16 +227,66 @@ BENCH		:= $(BUILD)/rpd-bench
 # -Ikmod: the shared-epoll-fifo model speaks the module's ioctl
 $(BENCH_OBJ): override CFLAGS += -Ikmod -pthread
 
-$(BENCH): $(BENCH_OBJ) $(LIB_A)
+$(BENCH): $(filter-out $(OBJ)/bench/stress.o,$(BENCH_OBJ)) $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
-all: $(BENCH)
+# rpd-stress: faults under rpd-bench's client, against rpd-httpd
+STRESS		:= $(BUILD)/rpd-stress
+STRESS_OBJ	:= $(addprefix $(OBJ)/bench/,stress.o load.o stats.o sandbox.o)
+
+$(STRESS): $(STRESS_OBJ) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
+
+all: $(BENCH) $(STRESS)
+
+# Every scenario at full length (about 3 minutes); the table and the
+# "stress: ..." line, non-zero exit on any failure. make test runs
+# rpd-stress --quick.
+.PHONY: stress
+stress: deps
+	$(Q)$(MAKE) all
+	$(Q)$(STRESS)
 
 .PHONY: bench
 bench: deps
 	$(Q)$(MAKE) all
 	$(Q)scripts/bench.sh $(BUILD)
+
+# --- fuzz targets ----------------------------------------------------------------
+# libFuzzer (clang -fsanitize=fuzzer) with ASan and UBSan, over rpdctl's
+# command line, the address and name parsers, and stats' formatting. Each
+# target's inputs live in selftests/fuzz/corpus/NAME: seeds, and every
+# input that once crashed it, kept as a regression case. 'make fuzz' runs
+# each for FUZZ_SECONDS (300); 'make test' replays the corpus and fuzzes
+# each for a few seconds (selftests/fuzz/run.sh).
+FUZZ		:= $(BUILD)/fuzz
+FUZZ_SRC	:= $(wildcard selftests/fuzz/fuzz_*.c)
+FUZZERS		:= $(FUZZ_SRC:selftests/fuzz/%.c=$(FUZZ)/%)
+FUZZ_SECONDS	?= 300
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		   -fno-omit-frame-pointer
+FUZZ_CFLAGS	= $(filter-out -fsanitize=%,$(CFLAGS)) $(FUZZ_SAN) -Iuserspace/rpdctl -Iselftests
+# rpdctl whole, its main() renamed so the command-line target can call it
+FUZZ_LIB_SRC	:= $(RPDCTL_SRC) $(COMMON_SRC) $(LIB_SRC) selftests/json.c
+FUZZ_LIB_OBJ	:= $(patsubst %.c,$(FUZZ)/obj/%.o,$(FUZZ_LIB_SRC))
+
+$(FUZZ)/obj/%.o: %.c $(SKEL)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Dmain=rpdctl_main -MMD -MP -c $< -o $@
+
+$(FUZZ)/fuzz_%: selftests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(call msg,FUZZER,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+.PHONY: fuzzers fuzz
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(Q)$(MAKE) fuzzers
+	$(Q)selftests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
 # --- generic rules -------------------------------------------------------------
 $(OBJ)/%.o: userspace/%.c | $(BUILD)
@@ -250,7 +302,7 @@ $(OBJ)/%.pic.o: userspace/%.c | $(BUILD)
 $(BUILD) $(BUILD)/bpf $(BUILD)/kselftest $(BUILD)/selftests $(OBJ)/selftests:
 	$(Q)mkdir -p $@
 
--include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d)
+-include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d $(FUZZ)/obj/*/*.d $(FUZZ)/obj/*/*/*.d)
 
 # --- top-level targets ---------------------------------------------------------
 .PHONY: all deps demo test install uninstall clean help kmod checkpatch
@@ -263,7 +315,7 @@ all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(if $(filter 1,$(STATIC)),,$(LIB_SO)) $(LIB_PC
 DEPS_PKGS	:= make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 		   pkg-config iproute2 linux-source-6.1 xz-utils \
 		   linux-headers-amd64 qemu-system-x86 busybox-static cpio \
-		   gnuplot-nox
+		   gnuplot-nox libclang-rt-14-dev
 
 deps:
 	$(Q)missing=$$(for p in $(DEPS_PKGS); do \
@@ -291,11 +343,25 @@ vm-build:
 	$(Q)$(MAKE) STATIC=1 BUILD=$(BUILD)/static all
 	$(Q)$(MAKE) kmod KDIR=$(VM_KDIR)
 
+# Seconds each fuzz target runs in 'make test' (after replaying its corpus).
+FUZZ_TEST_SECONDS ?= 5
+
+# 'make test': every selftest here, again from a SANITIZE=1 tree
+# ($(BUILD)/asan), each fuzz target briefly, then every selftest in the VM.
+# 'make test SANITIZE=1' builds the tree itself with the sanitizers and runs
+# it here only: the VM needs a static link, which ASan cannot have.
+ifeq ($(SANITIZE),1)
 test: deps
-	$(Q)$(MAKE) all
+	$(Q)$(MAKE) all fuzzers
+	$(Q)selftests/run.sh --fuzz $(FUZZ_TEST_SECONDS) $(BUILD)
+else
+test: deps
+	$(Q)$(MAKE) all fuzzers
+	$(Q)$(MAKE) SANITIZE=1 BUILD=$(BUILD)/asan all
 	$(Q)$(MAKE) checkpatch
 	$(Q)$(MAKE) vm-build
-	$(Q)selftests/run.sh --vm $(BUILD)
+	$(Q)selftests/run.sh --vm --asan $(BUILD)/asan --fuzz $(FUZZ_TEST_SECONDS) $(BUILD)
+endif
 
 test-kmod: deps
 	$(Q)$(MAKE) vm-build

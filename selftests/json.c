@@ -437,7 +437,7 @@ const char *json_str(const struct json_value *v, const char *path)
 	return v && v->type == JSON_STRING ? v->string : NULL;
 }
 
-int json_bool(const struct json_value *v, const char *path)
+int json_get_bool(const struct json_value *v, const char *path)
 {
 	v = json_get(v, path);
 	return v && v->type == JSON_BOOL ? v->boolean : -1;
@@ -447,4 +447,22 @@ long json_len(const struct json_value *v, const char *path)
 {
 	v = json_get(v, path);
 	return v && (v->type == JSON_ARRAY || v->type == JSON_OBJECT) ? (long)v->len : -1;
+}
+
+double jnum(const char *text, const char *path)
+{
+	struct json_value *doc = json_parse(text, strlen(text), NULL, 0);
+	double v = json_num(doc, path);
+
+	json_free(doc);
+	return v;
+}
+
+long jlen(const char *text, const char *path)
+{
+	struct json_value *doc = json_parse(text, strlen(text), NULL, 0);
+	long n = json_len(doc, path);
+
+	json_free(doc);
+	return n;
 }

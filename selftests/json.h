@@ -49,7 +49,13 @@ const struct json_value *json_get(const struct json_value *v, const char *path);
 
 double json_num(const struct json_value *v, const char *path);	/* NAN if not a number */
 const char *json_str(const struct json_value *v, const char *path);	/* NULL if not a string */
-int json_bool(const struct json_value *v, const char *path);	/* 1, 0, or -1 if not a bool */
+int json_get_bool(const struct json_value *v, const char *path);	/* 1, 0, or -1 if not a bool */
 long json_len(const struct json_value *v, const char *path);	/* elements or members, -1 if neither */
+
+/* json_num() and json_len() of a document still in text: NAN or -1 if it
+ * does not parse.
+ */
+double jnum(const char *text, const char *path);
+long jlen(const char *text, const char *path);
 
 #endif /* RPDT_JSON_H */

@@ -2,20 +2,29 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # Run every rpd selftest and end with "N passed, N failed, N skipped".
-# Usage: selftests/run.sh [--vm] [BUILD] [TEST...]   (TEST: name without path)
+# Usage: selftests/run.sh [--vm] [--asan ABUILD] [--fuzz SECONDS] [BUILD] [TEST...]
+#        (TEST: name without path)
 # Each test program is a kselftest harness binary (TAP on stdout, a
 # "# Totals:" line at the end); one that dies before printing its totals
 # counts as one failure.
+# --asan: then run every selftest again from ABUILD, the tree built with
+# SANITIZE=1 (AddressSanitizer and UndefinedBehaviorSanitizer).
+# --fuzz: then run each fuzz target of BUILD/fuzz for SECONDS
+# (selftests/fuzz/run.sh), counted as one test each.
 # --vm: then run every selftest again inside a VM on Debian 12's kernel
 # (selftests/vm/vm.sh BUILD, which needs the static tree BUILD/static) and
-# end with the sum of both runs.
+# end with the sum of all runs.
 set -u
 
-vm=0
-if [ "${1:-}" = --vm ]; then
-	vm=1
-	shift
-fi
+vm=0 asan= fuzz=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--vm) vm=1; shift ;;
+	--asan) asan=$2; shift 2 ;;
+	--fuzz) fuzz=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
 build=${1:-build}
 shift || true
 passed=0 failed=0 skipped=0
@@ -33,20 +42,20 @@ else
 	tests=("$build"/selftests/test_*)
 fi
 
-for t in "${tests[@]}"; do
-	case "$t" in *.o|*.d) continue ;; esac
-	[ -x "$t" ] || { echo "selftests: $t: not built" >&2; failed=$((failed + 1)); continue; }
-	name=${t##*/}
+# run_one NAME CMD...: run a harness-style program, add up its totals
+run_one() {
+	local name=$1 log rc totals p f s e
+	shift
 	echo "# ---- $name"
 	log=$(mktemp)
-	"$t" 2>&1 | tee "$log"
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$log" | tail -n 1)
 	rm -f "$log"
 	if [ -z "$totals" ]; then
 		echo "selftests: $name exited $rc without its totals" >&2
 		failed=$((failed + 1))
-		continue
+		return
 	fi
 	p=$(sed -E 's/^# Totals: pass:([0-9]+).*/\1/' <<<"$totals")
 	f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
@@ -60,7 +69,26 @@ for t in "${tests[@]}"; do
 		echo "selftests: $name exited $rc" >&2
 		failed=$((failed + 1))
 	fi
-done
+}
+
+# run_tests PREFIX TEST...: every test program that exists
+run_tests() {
+	local prefix=$1 t
+	shift
+	for t in "$@"; do
+		case "$t" in *.o|*.d) continue ;; esac
+		[ -x "$t" ] || { echo "selftests: $t: not built" >&2; failed=$((failed + 1)); continue; }
+		run_one "$prefix${t##*/}" "$t"
+	done
+}
+
+run_tests "" "${tests[@]}"
+if [ -n "$asan" ]; then
+	run_tests "asan/" "${tests[@]/#"$build"\//$asan/}"
+fi
+if [ "$fuzz" != 0 ]; then
+	run_one fuzz "$(dirname "$0")"/fuzz/run.sh "$build" "$fuzz"
+fi
 
 if [ "$vm" = 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

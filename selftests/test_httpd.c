@@ -97,25 +97,6 @@ static int get(struct rpdt_out *o, int n)
 	return o->status;
 }
 
-/* @path of a JSON document, or NAN if it is not one */
-static double jnum(const char *text, const char *path)
-{
-	struct json_value *doc = json_parse(text, strlen(text), NULL, 0);
-	double v = json_num(doc, path);
-
-	json_free(doc);
-	return v;
-}
-
-static long jlen(const char *text, const char *path)
-{
-	struct json_value *doc = json_parse(text, strlen(text), NULL, 0);
-	long n = json_len(doc, path);
-
-	json_free(doc);
-	return n;
-}
-
 static __u64 finished(const char *bpffs)
 {
 	struct rpd_slot s;

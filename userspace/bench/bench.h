@@ -35,9 +35,13 @@
  * hold=0: "HTTP/1.0 200 OK\r\nX-Worker: N\r\n\r\n", then the worker closes.
  * hold=1: "HTTP/1.1 101 Switching Protocols\r\nX-Worker: N\r\n\r\n", and the
  * connection stays open, idle, until the client closes it (websocket-like).
+ *
+ * The client also reads rpd-httpd's replies (rpd-stress drives it): an
+ * "HTTP/1.1 200 OK" whose X-Rpd-Slot header names the slot that served
+ * it, counted as worker N; it ignores the request's parameters.
  */
 #define REQ_MAX			128
-#define REPLY_MAX		128
+#define REPLY_MAX		256
 
 /* ---- what is measured ------------------------------------------------- */
 

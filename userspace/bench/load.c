@@ -108,6 +108,18 @@ static void draw_schedule(const struct cfg *c, struct req *s)
 	}
 }
 
+/*
+ * Out of the epoll set first: close() alone leaves the socket in it while
+ * another copy of the fd lives, as in a child between fork() and exec()
+ * (rpd-stress runs rpdctl while the load runs), and its next event would
+ * reach a connection already counted.
+ */
+static void unwatch_close(struct client *cl, int fd)
+{
+	epoll_ctl(cl->ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
 static void fail(struct client *cl, struct conn *cn, int e)
 {
 	enum err_kind k;
@@ -133,7 +145,7 @@ static void fail(struct client *cl, struct conn *cn, int e)
 		break;
 	}
 	if (cn->fd >= 0)
-		close(cn->fd);
+		unwatch_close(cl, cn->fd);
 	cn->fd = -1;
 	TAILQ_REMOVE(&cl->active, cn, link);
 	cl->active_n--;
@@ -190,21 +202,35 @@ static void refill(struct client *cl, long long now)
 		start(cl, cl->next++, now);
 }
 
-/* The worker named in a complete reply, or -1 if it is not one. */
+/* The worker named in a complete reply, or -1 if it is not one: a bench
+ * worker's (X-Worker, below --workers) or rpd-httpd's (X-Rpd-Slot, a slot
+ * number, below BENCH_MAX_WORKERS).
+ */
 static int reply_worker(const struct client *cl, const struct conn *cn, bool hold)
 {
+	static const char bench[] = "\r\nX-Worker: ", httpd[] = "\r\nX-Rpd-Slot: ";
 	const char *status = hold ? "HTTP/1.1 101 " : "HTTP/1.0 200 ";
 	const char *p;
+	long w, max;
 	char *end;
-	long w;
 
-	if (cn->len < 13 || memcmp(cn->buf, status, 13))
+	if (cn->len < 13)
 		return -1;
-	p = strstr(cn->buf, "\r\nX-Worker: ");
+	if (!memcmp(cn->buf, status, 13)) {
+		p = strstr(cn->buf, bench);
+		p = p ? p + sizeof(bench) - 1 : NULL;
+		max = cl->c->workers;
+	} else if (!hold && !memcmp(cn->buf, "HTTP/1.1 200 ", 13)) {
+		p = strstr(cn->buf, httpd);
+		p = p ? p + sizeof(httpd) - 1 : NULL;
+		max = BENCH_MAX_WORKERS;
+	} else {
+		return -1;
+	}
 	if (!p)
 		return -1;
-	w = strtol(p + 12, &end, 10);
-	if (end == p + 12 || w < 0 || w >= cl->c->workers)
+	w = strtol(p, &end, 10);
+	if (end == p || w < 0 || w >= max)
 		return -1;
 	return w;
 }
@@ -224,7 +250,7 @@ static void complete(struct client *cl, struct conn *cn, int worker,
 		epoll_ctl(cl->ep, EPOLL_CTL_DEL, cn->fd, NULL);
 		cl->held[cl->nheld++] = cn->fd;
 	} else {
-		close(cn->fd);
+		unwatch_close(cl, cn->fd);
 	}
 	cn->fd = -1;
 	__atomic_store_n(&cl->done, cl->done + 1, __ATOMIC_RELAXED);

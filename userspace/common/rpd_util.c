@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -234,4 +236,57 @@ bool rpdu_accept_retry(int err)
 		return true;
 	}
 	return false;
+}
+
+/* A decimal id below the "no change" value -1, or -1 if @s is not one. */
+static long long parse_id(const char *s)
+{
+	unsigned long long n;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*end || errno || n >= (uid_t)-1)
+		return -1;
+	return n;
+}
+
+int rpdu_parse_owner(const char *s, uid_t *uid, gid_t *gid, const char **why)
+{
+	char user[256], *group;
+	const struct passwd *pw;
+	const struct group *gr;
+	long long id;
+
+	if (snprintf(user, sizeof(user), "%s", s) >= (int)sizeof(user)) {
+		*why = "too long";
+		return -EINVAL;
+	}
+	group = strchr(user, ':');
+	if (group)
+		*group++ = '\0';
+	pw = user[0] ? getpwnam(user) : NULL;
+	if (pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	} else if ((id = parse_id(user)) >= 0) {
+		*uid = *gid = id;
+	} else {
+		*why = "no such user";
+		return -EINVAL;
+	}
+	if (!group)
+		return 0;
+	gr = group[0] ? getgrnam(group) : NULL;
+	if (gr) {
+		*gid = gr->gr_gid;
+	} else if ((id = parse_id(group)) >= 0) {
+		*gid = id;
+	} else {
+		*why = "no such group";
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #define RPD_BPFFS_DEFAULT	"/sys/fs/bpf"
@@ -54,6 +55,11 @@ void rpdu_addr_fields(const struct sockaddr_storage *ss, __u16 *family,
  * listener's, so the caller accepts again.  See accept(2), "Error handling".
  */
 bool rpdu_accept_retry(int err);
+
+/* "USER[:GROUP]", names or numbers; without GROUP, USER's own group (a
+ * number's group is the same number). -EINVAL with @why on error.
+ */
+int rpdu_parse_owner(const char *s, uid_t *uid, gid_t *gid, const char **why);
 
 /* Policy names: "least-conn", "p2c", "round-robin", "hash". */
 const char *rpdu_policy_name(__u32 policy);

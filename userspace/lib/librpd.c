@@ -67,13 +67,19 @@ const char *rpd_errmsg(void)
 	return errmsg[0] ? errmsg : "no error";
 }
 
-/* bpf() refuses callers without CAP_BPF when unprivileged bpf is off;
- * pins are root's 0600. Either way the caller lacks privileges: -EPERM.
+/* Two ways to lack privileges, one errno for the caller (-EPERM): bpf()
+ * refuses callers without CAP_BPF where unprivileged bpf() is disabled
+ * (EPERM; since 5.19 only to load programs and create maps, before for
+ * every command), and the pins are files, root's 0600 unless 'rpdctl
+ * load --owner' gave them away (EACCES).
  */
 static int fail_bpf(int err, const char *what, const char *obj)
 {
-	if (err == -EPERM || err == -EACCES)
-		return fail(-EPERM, "%s %s: permission denied (needs CAP_BPF and CAP_NET_ADMIN; run as root)",
+	if (err == -EPERM)
+		return fail(-EPERM, "%s %s: operation not permitted (needs CAP_BPF; run as root)",
+			    what, obj);
+	if (err == -EACCES)
+		return fail(-EPERM, "%s %s: permission denied (needs CAP_DAC_OVERRIDE, or the pins' owner: see 'rpdctl load --owner')",
 			    what, obj);
 	return fail(err, "%s %s: %s", what, obj, strerror(-err));
 }
@@ -313,13 +319,8 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 	}
 	if (setsockopt(w->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &g->prog_fd,
 		       sizeof(g->prog_fd))) {
-		err = -errno;
-		if (err == -EPERM || err == -EACCES)
-			fail(err, "attaching group '%s' to %s: permission denied (needs CAP_NET_ADMIN)",
-			     g->name, addr);
-		else
-			fail(err, "attaching group '%s' to %s: %s", g->name, addr,
-			     strerror(-err));
+		err = fail(-errno, "attaching group '%s' to %s: %s", g->name, addr,
+			   strerror(errno));
 		goto err_close;
 	}
 	if (getsockopt(w->fd, SOL_SOCKET, SO_COOKIE, &cookie, &clen)) {
@@ -332,14 +333,16 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 
 	/*
 	 * The slot is ours but not yet live, so the program does not
-	 * dispatch to it: write off what a previous owner left in flight
-	 * and publish the new owner before going live.
+	 * dispatch to it: write off what a previous owner left in flight,
+	 * or the finishes it reported beyond its dispatches (a buggy worker
+	 * may write anything into its slot; modular arithmetic covers both
+	 * ways), and publish the new owner before going live.
 	 */
 	s = &g->slots[w->slot_nr];
 	w->slot = s;
 	d = __atomic_load_n(&s->dispatched, __ATOMIC_RELAXED);
 	f = __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
-	if (d > f)
+	if (d != f)
 		__atomic_fetch_add(&s->finished, d - f, __ATOMIC_RELAXED);
 	s->weight = weight;
 	s->drain = 0;

@@ -15,9 +15,10 @@
  *		rpd_conn_done(w);	// no syscall: an atomic add in an mmap
  *	}
  *
- * rpd_group_open() and rpd_listen() call bpf() and so need CAP_BPF (and
- * CAP_NET_ADMIN to attach the dispatcher) on kernels where unprivileged
- * bpf() is disabled. Everything after rpd_listen() works through the
+ * rpd_group_open() and rpd_listen() call bpf() on the group's pins: they
+ * need access to the pins (root's 0600 unless 'rpdctl load --owner' gave
+ * them away) and, before Linux 5.19 with unprivileged bpf() disabled,
+ * CAP_BPF. Everything after rpd_listen() works through the
  * listener fd and the mmap of the slot map, so a worker may drop its
  * privileges once it listens, and children inherit both across fork().
  *
@@ -41,7 +42,7 @@ struct rpd_worker;
  *  -EINVAL	bad group name
  *  -EMEDIUMTYPE @bpffs is not a bpf filesystem
  *  -EPROTO	the group was loaded by an rpd of another ABI version
- *  -EPERM	no privileges for bpf() (CAP_BPF)
+ *  -EPERM	no access to the pins, or no CAP_BPF where bpf() wants it
  */
 RPD_API int rpd_group_open(const char *name, const char *bpffs,
 			   struct rpd_group **out);
@@ -63,7 +64,7 @@ struct rpd_listen_opts {
  *  -EINVAL	bad address (message says why)
  *  -EADDRINUSE	the address is held by a socket outside the group
  *  -ENOSPC	the group is full
- *  -EPERM	no privileges for bpf() or to attach (CAP_BPF, CAP_NET_ADMIN)
+ *  -EPERM	no access to the pins, or no CAP_BPF where bpf() wants it
  */
 RPD_API int rpd_listen(struct rpd_group *g, const char *addr,
 		       const struct rpd_listen_opts *opts,

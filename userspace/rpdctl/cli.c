@@ -82,20 +82,18 @@ int fail_usage(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* The first bad option. It is reported once the whole command line is
- * read, so a -j after it still turns the report into JSON.
+/* The first bad option is reported once the whole command line is read,
+ * so a -j after it still turns the report into JSON.
  */
-static bool opt_error;
-
 static void opt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void opt_fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (opt_error)
+	if (opts.bad_option)
 		return;
-	opt_error = true;
+	opts.bad_option = true;
 	va_start(ap, fmt);
 	set_error_va(fmt, ap);
 	va_end(ap);
@@ -103,7 +101,7 @@ static void opt_fail(const char *fmt, ...)
 
 int cli_opts_done(void)
 {
-	if (!opt_error)
+	if (!opts.bad_option)
 		return 0;
 	report();
 	return EXIT_USAGE;

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * load and unload: the only commands that create or remove pins.
+ * load, unload and upgrade: the only commands that create, remove or
+ * replace pins.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,9 +23,34 @@
 static const struct option load_opts[] = {
 	{ "policy",	 required_argument, NULL, 'P' },
 	{ "max-workers", required_argument, NULL, 'n' },
+	{ "owner",	 required_argument, NULL, 'o' },
+	{ "mode",	 required_argument, NULL, 'm' },
 	GLOBAL_LONGOPTS,
 	{ NULL }
 };
+
+/*
+ * Who may open the pins. Root only (0600) by default; --owner and --mode
+ * hand them to a service account. The group's directory gets the same
+ * owner and a search bit for each class the mode lets in; BPFFS/rpd,
+ * shared by every group and owned by root, then gets o+x, which lets one
+ * walk through it but not list it: each pin keeps its own mode.
+ */
+struct access {
+	uid_t uid;		/* (uid_t)-1: the caller */
+	gid_t gid;
+	mode_t mode;
+};
+
+static mode_t search_bits(mode_t mode)
+{
+	return ((mode & 0060) ? 0010 : 0) | ((mode & 0006) ? 0001 : 0);
+}
+
+static bool widened(const struct access *acc)
+{
+	return acc->uid != (uid_t)-1 || acc->gid != (gid_t)-1 || search_bits(acc->mode);
+}
 
 /* Config and weights are written before the pins exist, so no worker and
  * no dispatcher run can see a half-initialized group.
@@ -48,7 +78,23 @@ static int init_maps(struct rpd *skel, const char *name, __u32 policy,
 	return err;
 }
 
-static int pin_all(struct rpd *skel, const char *dir)
+/* chown, then chmod: chown() may clear bits chmod() set */
+static int set_access(const char *path, const struct access *acc, mode_t mode)
+{
+	if (chown(path, acc->uid, acc->gid)) {
+		set_error("cannot chown %s to %u:%u: %s", path,
+			  (unsigned int)acc->uid, (unsigned int)acc->gid,
+			  strerror(errno));
+		return -errno;
+	}
+	if (chmod(path, mode)) {
+		set_error("cannot chmod %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int pin_all(struct rpd *skel, const char *dir, const struct access *acc)
 {
 	const struct {
 		const char *pin;
@@ -78,11 +124,9 @@ static int pin_all(struct rpd *skel, const char *dir)
 			return err;
 		}
 		/* the pin's mode otherwise depends on the caller's umask */
-		if (chmod(path, 0600)) {
-			err = -errno;
-			set_error("cannot chmod %s: %s", path, strerror(-err));
+		err = set_access(path, acc, acc->mode);
+		if (err)
 			return err;
-		}
 	}
 	return 0;
 }
@@ -126,8 +170,10 @@ static void print_loaded(const char *name, const char *dir, __u32 policy,
 	json_finish(&j);
 }
 
-/* open -> size the per-slot maps and the program's bound -> load -> fill */
-static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
+/* Open the dispatcher; with @reuse, bound to that group's pinned maps, so
+ * the loaded program serves the very same slots and counters.
+ */
+static int open_skel(const char *name, __u32 nr_slots, const struct group *reuse,
 		     struct rpd **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
@@ -145,30 +191,59 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 			  name, strerror(-err));
 		return err;
 	}
-	err = bpf_map__set_max_entries(skel->maps.socks, nr_slots);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.slots, nr_slots);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.selected, nr_slots);
+	if (reuse) {
+		err = bpf_map__reuse_fd(skel->maps.socks, reuse->fd[GMAP_SOCKS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.slots, reuse->fd[GMAP_SLOTS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.config, reuse->fd[GMAP_CONFIG]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.counters, reuse->fd[GMAP_COUNTERS]);
+		if (!err)
+			err = bpf_map__reuse_fd(skel->maps.selected, reuse->fd[GMAP_SELECTED]);
+	} else {
+		err = bpf_map__set_max_entries(skel->maps.socks, nr_slots);
+		if (!err)
+			err = bpf_map__set_max_entries(skel->maps.slots, nr_slots);
+		if (!err)
+			err = bpf_map__set_max_entries(skel->maps.selected, nr_slots);
+	}
 	if (err) {
-		set_error("cannot size the maps of group '%s': %s", name,
-			  strerror(-err));
-		goto cleanup;
+		set_error("cannot %s the maps of group '%s': %s",
+			  reuse ? "reuse" : "size", name, strerror(-err));
+		rpd__destroy(skel);
+		return err;
 	}
 	skel->rodata->nr_slots = nr_slots;
-	err = rpd__load(skel);
-	if (err == -EPERM || err == -EACCES) {
-		set_error("loading group '%s' needs CAP_BPF and CAP_NET_ADMIN (run as root)",
-			  name);
-		goto cleanup;
-	}
-	if (err) {
+	*out = skel;
+	return 0;
+}
+
+static int load_prog(struct rpd *skel, const char *name)
+{
+	int err = rpd__load(skel);
+
+	if (err == -EPERM || err == -EACCES)
+		set_error("loading group '%s' needs CAP_BPF (run as root)", name);
+	else if (err)
 		set_error("loading group '%s' failed: %s; rerun with -d for libbpf's and the verifier's log",
 			  name, strerror(-err));
-		goto cleanup;
-	}
-	err = init_maps(skel, name, policy, nr_slots);
-cleanup:
+	return err;
+}
+
+/* open -> size the per-slot maps and the program's bound -> load -> fill */
+static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
+		     struct rpd **out)
+{
+	struct rpd *skel;
+	int err;
+
+	err = open_skel(name, nr_slots, NULL, &skel);
+	if (err)
+		return err;
+	err = load_prog(skel, name);
+	if (!err)
+		err = init_maps(skel, name, policy, nr_slots);
 	if (err)
 		rpd__destroy(skel);
 	else
@@ -183,8 +258,9 @@ cleanup:
  * never in a group's name, and no '.', which bpffs refuses.
  */
 static int install(struct rpd *skel, const char *name, const char *root,
-		   const char *dir)
+		   const char *dir, const struct access *acc)
 {
+	struct stat st;
 	bool made_root = false, made_tmp = false;
 	char tmp[PATH_MAX];
 	sigset_t block, old;
@@ -211,6 +287,12 @@ static int install(struct rpd *skel, const char *name, const char *root,
 			  root_hint(err));
 		goto cleanup;
 	}
+	/* a service account must be able to walk down to its pins */
+	if (widened(acc) && (stat(root, &st) || chmod(root, (st.st_mode & 07777) | 0001))) {
+		err = -errno;
+		set_error("cannot open %s to the pins' owner: %s", root, strerror(-err));
+		goto cleanup;
+	}
 	if (mkdir(tmp, 0700)) {
 		err = -errno;
 		set_error("cannot create %s: %s%s", tmp, strerror(-err),
@@ -219,12 +301,10 @@ static int install(struct rpd *skel, const char *name, const char *root,
 	}
 	made_tmp = true;
 	/* modes of our own, whatever the caller's umask */
-	if (chmod(tmp, 0700)) {
-		err = -errno;
-		set_error("cannot chmod %s: %s", tmp, strerror(-err));
+	err = set_access(tmp, acc, 0700 | search_bits(acc->mode));
+	if (err)
 		goto cleanup;
-	}
-	err = pin_all(skel, tmp);
+	err = pin_all(skel, tmp, acc);
 	if (err)
 		goto cleanup;
 	if (rename(tmp, dir)) {
@@ -258,7 +338,44 @@ cleanup:
 	return err;
 }
 
-static int load_group(const char *name, __u32 policy, __u32 nr_slots)
+/*
+ * A load killed by SIGKILL (the one signal install() cannot hold off)
+ * between its pins and their rename leaves NAME~loading~PID behind. A
+ * later load of NAME removes those whose process is gone; one whose
+ * process lives may be a load in progress and is left alone.
+ */
+static int remove_stale(const char *root, const char *name)
+{
+	char prefix[RPD_GROUP_NAME_MAX + 16], path[PATH_MAX], *end;
+	size_t plen = snprintf(prefix, sizeof(prefix), "%s~loading~", name);
+	struct dirent *e;
+	unsigned long pid;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(root);
+	if (!d)
+		return 0;
+	while (!err && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen))
+			continue;
+		errno = 0;
+		pid = strtoul(e->d_name + plen, &end, 10);
+		if (*end || errno || !pid || pid > INT_MAX ||
+		    !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", root, e->d_name) >= (int)sizeof(path))
+			continue;
+		err = group_dir_remove(path);
+		if (!err)
+			fprintf(stderr, "rpdctl: removed %s, left by a load that was killed\n", path);
+	}
+	closedir(d);
+	return err;
+}
+
+static int load_group(const char *name, __u32 policy, __u32 nr_slots,
+		      const struct access *acc)
 {
 	char root[PATH_MAX], dir[PATH_MAX];
 	struct rpd *skel = NULL;
@@ -291,8 +408,9 @@ static int load_group(const char *name, __u32 policy, __u32 nr_slots)
 			  root_hint(err));
 		goto cleanup;
 	}
-	if (load_skel(name, policy, nr_slots, &skel) || prog_id(skel, &id) ||
-	    install(skel, name, root, dir)) {
+	if (remove_stale(root, name) ||
+	    load_skel(name, policy, nr_slots, &skel) || prog_id(skel, &id) ||
+	    install(skel, name, root, dir, acc)) {
 		rc = fail_last();
 		goto cleanup;
 	}
@@ -305,7 +423,12 @@ cleanup:
 
 int cmd_load(const struct cmd *cmd, int argc, char **argv)
 {
-	const char *policy_arg = NULL, *nr_arg = NULL;
+	const char *policy_arg = NULL, *nr_arg = NULL, *owner_arg = NULL, *mode_arg = NULL;
+	/* -1: chown() leaves the owner as created, the caller */
+	struct access acc = { .uid = (uid_t)-1, .gid = (gid_t)-1, .mode = 0600 };
+	unsigned long mode;
+	const char *why;
+	char *end;
 	__u32 policy = RPD_POLICY_LEAST_CONN;
 	unsigned long nr = RPD_DEFAULT_SLOTS;
 	int opt;
@@ -314,8 +437,12 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 	while ((opt = cli_getopt(cmd, argc, argv, load_opts)) != -1) {
 		if (opt == 'P')
 			policy_arg = optarg;
-		else
+		else if (opt == 'n')
 			nr_arg = optarg;
+		else if (opt == 'o')
+			owner_arg = optarg;
+		else
+			mode_arg = optarg;
 	}
 	if (cli_opts_done())
 		return EXIT_USAGE;
@@ -324,6 +451,18 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 	if (nr_arg && !parse_ulong(nr_arg, 1, RPD_MAX_SLOTS, &nr))
 		return fail_usage("invalid --max-workers '%s': use 1-%d",
 				  nr_arg, RPD_MAX_SLOTS);
+	if (owner_arg && rpdu_parse_owner(owner_arg, &acc.uid, &acc.gid, &why))
+		return fail_usage("invalid --owner '%s': %s", owner_arg, why);
+	if (mode_arg) {
+		/* read and write bits only: a pin is not run or searched */
+		errno = 0;
+		mode = strtoul(mode_arg, &end, 8);
+		if (!mode_arg[0] || *end || errno || mode_arg[0] == '-' ||
+		    (mode & ~0666UL) || (mode & 0600) != 0600)
+			return fail_usage("invalid --mode '%s': use octal read/write bits, 0600 at least, e.g. 0660",
+					  mode_arg);
+		acc.mode = mode;
+	}
 	if (optind == argc)
 		return fail_usage("load: missing GROUP; see 'rpdctl load help'");
 	if (argc - optind > 1)
@@ -331,7 +470,7 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 				  argv[optind + 1]);
 	if (parse_group(argv[optind]))
 		return EXIT_USAGE;
-	return load_group(argv[optind], policy, nr);
+	return load_group(argv[optind], policy, nr, &acc);
 }
 
 int cmd_unload(const struct cmd *cmd, int argc, char **argv)
@@ -377,4 +516,180 @@ int cmd_unload(const struct cmd *cmd, int argc, char **argv)
 	json_object_end(&j);
 	json_finish(&j);
 	return EXIT_OK;
+}
+
+/* --- upgrade ------------------------------------------------------------- */
+
+#ifndef SO_ATTACH_REUSEPORT_EBPF
+#define SO_ATTACH_REUSEPORT_EBPF 52
+#endif
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+static bool same_address(const struct rpd_slot *a, const struct rpd_slot *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * Attaching on any member replaces the program of the member's whole
+ * kernel reuseport group, so one listener per address is enough. rpdctl
+ * holds none: it takes the slot owner's own listener with pidfd_getfd()
+ * (CAP_SYS_PTRACE over the owner), the one whose SO_COOKIE the slot
+ * recorded.
+ */
+static int attach_row(const struct slot_row *row, int prog_fd)
+{
+	struct proc_sock *socks;
+	socklen_t len;
+	__u64 cookie;
+	size_t n, i;
+	int err;
+
+	err = proc_listeners(row->s.pid, NULL, &socks, &n);
+	if (err)
+		return err;
+	err = -ESRCH;
+	for (i = 0; i < n; i++) {
+		len = sizeof(cookie);
+		if (getsockopt(socks[i].fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+		    cookie != row->s.cookie)
+			continue;
+		err = setsockopt(socks[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF,
+				 &prog_fd, sizeof(prog_fd)) ? -errno : 0;
+		if (err)
+			set_error("cannot attach the new program to %s (slot %u, pid %u): %s",
+				  row->addr, row->slot, row->s.pid, strerror(-err));
+		break;
+	}
+	if (err == -ESRCH)
+		set_error("the listener of slot %u (%s) is no longer held by pid %u",
+			  row->slot, row->addr, row->s.pid);
+	proc_socks_free(socks, n);
+	return err;
+}
+
+/* Every address the group serves gets the program; 0 or -errno. */
+static int attach_all(const struct group *g, int prog_fd, __u32 *naddr)
+{
+	struct slot_row *rows;
+	__u32 n, i, j;
+	int err;
+
+	*naddr = 0;
+	err = group_read_in_use(g, &rows, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (same_address(&rows[i].s, &rows[j].s))
+				break;
+		if (j < i)
+			continue;
+		err = attach_row(&rows[i], prog_fd);
+		/* a worker that exited in between takes its group along or
+		 * leaves others of its address: look at the next slot
+		 */
+		if (err == -ESRCH)
+			continue;
+		if (err)
+			break;
+		(*naddr)++;
+	}
+	free(rows);
+	return err == -ESRCH ? 0 : err;
+}
+
+static void print_upgraded(const char *name, __u32 id, __u32 naddr)
+{
+	struct json j;
+
+	if (!opts.json) {
+		printf("group '%s' upgraded: prog id %u, attached on %u address%s\n",
+		       name, id, naddr, naddr == 1 ? "" : "es");
+		return;
+	}
+	json_init(&j, stdout, opts.pretty);
+	json_object_begin(&j);
+	json_kstring(&j, "group", name);
+	json_kbool(&j, "ok", true);
+	json_kuint(&j, "prog_id", id);
+	json_kuint(&j, "addresses", naddr);
+	json_object_end(&j);
+	json_finish(&j);
+}
+
+/*
+ * Load this rpdctl's dispatcher against the group's pinned maps (slots,
+ * counters, policy and weights carry over), attach it to every address
+ * the group serves, then rename its pin over the old one, so a worker
+ * that joins later attaches the new program too.
+ */
+int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
+{
+	char tmp[PATH_MAX], pin[PATH_MAX];
+	struct rpd *skel = NULL;
+	const char *name;
+	__u32 id, naddr = 0;
+	sigset_t block, old;
+	struct group g;
+	int rc, err;
+
+	if (cli_no_options(cmd, argc, argv))
+		return EXIT_USAGE;
+	if (optind == argc)
+		return fail_usage("upgrade: missing GROUP; see 'rpdctl upgrade help'");
+	if (argc - optind > 1)
+		return fail_usage("upgrade: unexpected argument '%s'; see 'rpdctl upgrade help'",
+				  argv[optind + 1]);
+	name = argv[optind];
+	if (parse_group(name))
+		return EXIT_USAGE;
+	if (bpffs_ready() || group_open(&g, name))
+		return fail_last();
+	if (snprintf(pin, sizeof(pin), "%s/%s", g.dir, RPD_PIN_PROG) >= (int)sizeof(pin) ||
+	    snprintf(tmp, sizeof(tmp), "%s/%s~upgrading~%d", g.dir, RPD_PIN_PROG,
+		     (int)getpid()) >= (int)sizeof(tmp)) {
+		group_close(&g);
+		return fail("the path of group '%s' under %s is too long", name, opts.bpffs);
+	}
+	err = open_skel(name, g.nr_slots, &g, &skel);
+	if (!err)
+		err = load_prog(skel, name);
+	if (!err)
+		err = prog_id(skel, &id);
+	if (!err)
+		err = attach_all(&g, bpf_program__fd(skel->progs.rpd_dispatch), &naddr);
+	if (err) {
+		rc = fail_last();
+		goto cleanup;
+	}
+	/* as in install(): no signal between the pin and its rename */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	err = bpf_obj_pin(bpf_program__fd(skel->progs.rpd_dispatch), tmp);
+	if (err) {
+		set_error("cannot pin %s: %s%s", tmp, strerror(-err), root_hint(err));
+	} else if (rename(tmp, pin)) {
+		err = -errno;
+		set_error("cannot move %s to %s: %s", tmp, pin, strerror(-err));
+		unlink(tmp);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		rc = fail_last();
+		goto cleanup;
+	}
+	print_upgraded(name, id, naddr);
+	rc = EXIT_OK;
+cleanup:
+	rpd__destroy(skel);
+	group_close(&g);
+	return rc;
 }

@@ -1,41 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * stats: how a group's connections are spread over its workers, and the
- * balance math that sums it up.
+ * stats: read a group's slots whole, once or every --watch interval; the
+ * numbers and their printing are in stats_fmt.c.
  */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "rpdctl.h"
 
 /* A day: anything longer is a typo, and it keeps the timespec sane. */
 #define WATCH_MAX_SECONDS	86400.0
-
-struct balance {
-	double max_min;
-	double cov;
-	double jain;
-};
-
-/* One reading of the group, taken whole before it is printed. */
-struct snapshot {
-	__u32 policy;
-	__u32 nr_slots;
-	struct slot_row *rows;
-	__u64 *selected;	/* per row, summed over CPUs */
-	__u32 n;
-	__u64 total;		/* dispatched, over the rows */
-	struct balance bal;
-	struct rpd_counters counters;
-};
 
 static const struct option stats_opts[] = {
 	{ "watch", required_argument, NULL, 'w' },
@@ -44,58 +24,6 @@ static const struct option stats_opts[] = {
 };
 
 static volatile sig_atomic_t stop;
-
-/*
- * max/min = max / max(min, 1); cov = population stddev / mean;
- * jain = sum^2 / (n * sum of squares). With no slot or no traffic there is
- * no imbalance to report: 1.0, 0 and 1.0.
- */
-static void balance(const struct slot_row *rows, __u32 n, struct balance *b)
-{
-	double sum = 0, sumsq = 0, dev = 0, mean, x;
-	__u64 max = 0, min = UINT64_MAX;
-	__u32 i;
-
-	b->max_min = 1.0;
-	b->cov = 0.0;
-	b->jain = 1.0;
-	for (i = 0; i < n; i++) {
-		x = rows[i].s.dispatched;
-		sum += x;
-		sumsq += x * x;
-		if (rows[i].s.dispatched > max)
-			max = rows[i].s.dispatched;
-		if (rows[i].s.dispatched < min)
-			min = rows[i].s.dispatched;
-	}
-	if (!n || sum == 0)
-		return;
-	b->max_min = (double)max / (double)(min > 1 ? min : 1);
-	mean = sum / n;
-	/* two passes: sumsq/n - mean^2 cancels badly for large counts */
-	for (i = 0; i < n; i++) {
-		x = rows[i].s.dispatched - mean;
-		dev += x * x;
-	}
-	b->cov = sqrt(dev / n) / mean;
-	b->jain = sum * sum / (n * sumsq);
-}
-
-static __u64 inflight(const struct rpd_slot *s)
-{
-	/* a worker may report a finish before the dispatch is counted */
-	return s->dispatched > s->finished ? s->dispatched - s->finished : 0;
-}
-
-static double share(const struct snapshot *sn, __u32 i)
-{
-	return sn->total ? 100.0 * sn->rows[i].s.dispatched / sn->total : 0.0;
-}
-
-static __u32 weight(const struct rpd_slot *s)
-{
-	return s->weight ? s->weight : 1;
-}
 
 static void snapshot_free(struct snapshot *sn)
 {
@@ -129,97 +57,16 @@ static int snapshot_read(struct snapshot *sn, const char *name)
 		err = group_selected(&g, sn->rows[i].slot, &sn->selected[i]);
 		if (err)
 			goto cleanup;
-		sn->total += sn->rows[i].s.dispatched;
 	}
 	err = group_counters(&g, &sn->counters);
 	if (err)
 		goto cleanup;
-	balance(sn->rows, sn->n, &sn->bal);
+	stats_sum(sn);
 cleanup:
 	group_close(&g);
 	if (err)
 		snapshot_free(sn);
 	return err;
-}
-
-static void print_text(const struct snapshot *sn, const char *name)
-{
-	const struct rpd_counters *c = &sn->counters;
-	const struct rpd_slot *s;
-	__u32 i;
-
-	printf("group %s: policy %s, %u slots, %u in use\n\n", name,
-	       rpdu_policy_name(sn->policy), sn->nr_slots, sn->n);
-	if (!sn->n) {
-		printf("no slot in use\n");
-	} else {
-		printf("%5s  %8s  %12s  %12s  %9s  %6s  %6s  %5s\n", "SLOT",
-		       "PID", "DISPATCHED", "FINISHED", "IN FLIGHT", "SHARE",
-		       "WEIGHT", "DRAIN");
-		for (i = 0; i < sn->n; i++) {
-			s = &sn->rows[i].s;
-			printf("%5u  %8u  %12llu  %12llu  %9llu  %5.1f%%  %6u  %5s\n",
-			       sn->rows[i].slot, s->pid,
-			       (unsigned long long)s->dispatched,
-			       (unsigned long long)s->finished,
-			       (unsigned long long)inflight(s), share(sn, i),
-			       weight(s), s->drain ? "on" : "off");
-		}
-	}
-	printf("\nbalance   max/min %.2f  cov %.3f  jain %.3f\n",
-	       sn->bal.max_min, sn->bal.cov, sn->bal.jain);
-	printf("counters  selected %llu  fallback %llu  empty %llu  migrated %llu  errors %llu\n",
-	       (unsigned long long)c->selected, (unsigned long long)c->fallback,
-	       (unsigned long long)c->empty, (unsigned long long)c->migrated,
-	       (unsigned long long)c->errors);
-}
-
-static void print_json(const struct snapshot *sn, const char *name)
-{
-	const struct rpd_counters *c = &sn->counters;
-	const struct rpd_slot *s;
-	struct json j;
-	__u32 i;
-
-	json_init(&j, stdout, opts.pretty);
-	json_object_begin(&j);
-	json_kstring(&j, "group", name);
-	json_kstring(&j, "policy", rpdu_policy_name(sn->policy));
-	json_kuint(&j, "nr_slots", sn->nr_slots);
-	json_key(&j, "slots");
-	json_array_begin(&j);
-	for (i = 0; i < sn->n; i++) {
-		s = &sn->rows[i].s;
-		json_object_begin(&j);
-		json_kuint(&j, "slot", sn->rows[i].slot);
-		json_kuint(&j, "pid", s->pid);
-		json_kstring(&j, "address", sn->rows[i].addr);
-		json_kuint(&j, "dispatched", s->dispatched);
-		json_kuint(&j, "finished", s->finished);
-		json_kuint(&j, "inflight", inflight(s));
-		json_kdouble(&j, "share", share(sn, i));
-		json_kuint(&j, "weight", weight(s));
-		json_kbool(&j, "drain", s->drain);
-		json_kuint(&j, "selected", sn->selected[i]);
-		json_object_end(&j);
-	}
-	json_array_end(&j);
-	json_key(&j, "balance");
-	json_object_begin(&j);
-	json_kdouble(&j, "max_min", sn->bal.max_min);
-	json_kdouble(&j, "cov", sn->bal.cov);
-	json_kdouble(&j, "jain", sn->bal.jain);
-	json_object_end(&j);
-	json_key(&j, "counters");
-	json_object_begin(&j);
-	json_kuint(&j, "selected", c->selected);
-	json_kuint(&j, "fallback", c->fallback);
-	json_kuint(&j, "empty", c->empty);
-	json_kuint(&j, "migrated", c->migrated);
-	json_kuint(&j, "errors", c->errors);
-	json_object_end(&j);
-	json_object_end(&j);
-	json_finish(&j);
 }
 
 static void on_signal(int sig)
@@ -259,13 +106,13 @@ static int stats(const char *name, double watch)
 		if (snapshot_read(&sn, name))
 			return fail_last();
 		if (opts.json) {
-			print_json(&sn, name);
+			stats_print_json(stdout, &sn, name);
 		} else {
 			if (watch > 0 && tty)
 				fputs("\033[H\033[2J", stdout);
 			else if (!first)
 				putchar('\n');
-			print_text(&sn, name);
+			stats_print_text(stdout, &sn, name);
 			fflush(stdout);
 		}
 		snapshot_free(&sn);

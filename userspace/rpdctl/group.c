@@ -115,7 +115,11 @@ static int open_map(struct group *g, enum group_map m,
 		if (err == -ENOENT)
 			set_error("group '%s' is incomplete: no %s; run 'rpdctl unload %s' and load it again",
 				  g->name, path, g->name);
-		else if (err == -EPERM || err == -EACCES)
+		else if (err == -EACCES)
+			/* a file's mode, not bpf(), said no */
+			set_error("reading group '%s' needs CAP_DAC_OVERRIDE or the pins' owner (run as root, or see 'rpdctl load --owner')",
+				  g->name);
+		else if (err == -EPERM)
 			set_error("reading group '%s' needs CAP_BPF (run as root)",
 				  g->name);
 		else

@@ -26,7 +26,8 @@ static const struct cmd cmds[] = {
 	{
 		.name = "load",
 		.fn = cmd_load,
-		.usage = "load GROUP [--policy POLICY] [--max-workers N]",
+		.usage = "load GROUP [--policy POLICY] [--max-workers N]\n"
+			 "     [--owner USER[:GROUP]] [--mode MODE]",
 		.defs = DEF_GROUP | DEF_POLICY,
 		.help =
 "Load the dispatcher for GROUP and pin it with its maps under\n"
@@ -35,7 +36,11 @@ static const struct cmd cmds[] = {
 "overwritten: unload it first.\n"
 "\n"
 "  --policy POLICY   how a new connection picks a worker (default least-conn)\n"
-"  --max-workers N   slots in the group, 1-1024 (default 64)\n",
+"  --max-workers N   slots in the group, 1-1024 (default 64)\n"
+"  --owner USER[:GROUP]  owner of the pins (default: the caller, root)\n"
+"  --mode MODE       the pins' mode, octal read/write bits (default 0600);\n"
+"                    the group's directory and BPFFS/rpd get the search\n"
+"                    bits that let those classes reach them\n",
 	},
 	{
 		.name = "unload",
@@ -47,6 +52,22 @@ static const struct cmd cmds[] = {
 "dispatcher stays attached to the workers' listeners and its maps live as\n"
 "long as something holds them. But it can no longer be managed, and no new\n"
 "worker can join it.\n",
+	},
+	{
+		.name = "upgrade",
+		.fn = cmd_upgrade,
+		.usage = "upgrade GROUP",
+		.defs = DEF_GROUP,
+		.help =
+"Replace the dispatcher of a loaded GROUP with the one this rpdctl was\n"
+"built with, while it serves: the new program is loaded against the\n"
+"group's pinned maps, so slots, counters, policy and weights carry over;\n"
+"it is attached to every address the group serves (each attach replaces\n"
+"the program of one kernel reuseport group at once: a connection meets\n"
+"the old program or the new one, never none), then its pin replaces the\n"
+"old one. rpdctl takes one listener per address from its worker with\n"
+"pidfd_getfd(), which needs CAP_SYS_PTRACE over the worker. The group\n"
+"must have this rpdctl's ABI.\n",
 	},
 	{
 		.name = "show",
@@ -160,14 +181,17 @@ static void print_usage(FILE *f, const struct cmd *cmd, bool first)
 	const char *line = cmd->usage;
 	const char *nl;
 
-	do {
+	for (;;) {
 		nl = strchr(line, '\n');
 		fprintf(f, "%s rpdctl [OPTIONS] %.*s\n",
 			first ? "Usage:" : "      ",
 			nl ? (int)(nl - line) : (int)strlen(line), line);
 		first = false;
+		/* not nl + 1 past the last line: NULL + 1 is undefined */
+		if (!nl)
+			break;
 		line = nl + 1;
-	} while (nl);
+	}
 }
 
 static void print_defs(FILE *f, unsigned int defs)

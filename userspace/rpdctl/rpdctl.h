@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -25,12 +26,15 @@ enum {
 	EXIT_USAGE	= 2,
 };
 
-/* Set from the global options, before the command runs. */
+/* Set from the global options, before the command runs: all the state
+ * of one command line, so a fresh struct starts a fresh one.
+ */
 struct rpdctl_opts {
 	bool json;
 	bool pretty;
 	bool debug;
 	const char *bpffs;
+	bool bad_option;	/* one was recorded, see cli_opts_done() */
 };
 
 extern struct rpdctl_opts opts;
@@ -51,6 +55,7 @@ struct cmd {
 
 int cmd_load(const struct cmd *cmd, int argc, char **argv);
 int cmd_unload(const struct cmd *cmd, int argc, char **argv);
+int cmd_upgrade(const struct cmd *cmd, int argc, char **argv);
 int cmd_show(const struct cmd *cmd, int argc, char **argv);
 int cmd_stats(const struct cmd *cmd, int argc, char **argv);
 int cmd_set(const struct cmd *cmd, int argc, char **argv);
@@ -150,6 +155,31 @@ int group_read_in_use(const struct group *g, struct slot_row **rows,
 int group_counters(struct group *g, struct rpd_counters *c);
 int group_selected(struct group *g, __u32 slot, __u64 *sum);
 int group_dir_remove(const char *dir);
+
+/* --- stats_fmt.c: stats' numbers and their printing ---------------------- */
+
+struct balance {
+	double max_min;
+	double cov;
+	double jain;
+};
+
+/* One reading of the group, taken whole before it is printed. */
+struct snapshot {
+	__u32 policy;
+	__u32 nr_slots;
+	struct slot_row *rows;
+	__u64 *selected;	/* per row, summed over CPUs */
+	__u32 n;
+	double total;		/* dispatched, over the rows; a __u64 sum could wrap */
+	struct balance bal;
+	struct rpd_counters counters;
+};
+
+/* total and bal of @sn, from its rows */
+void stats_sum(struct snapshot *sn);
+void stats_print_text(FILE *f, const struct snapshot *sn, const char *name);
+void stats_print_json(FILE *f, const struct snapshot *sn, const char *name);
 
 /* --- proc.c: the listeners of a running server ------------------------- */
 
