@@ -263,7 +263,7 @@ all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(if $(filter 1,$(STATIC)),,$(LIB_SO)) $(LIB_PC
 DEPS_PKGS	:= make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 		   pkg-config iproute2 linux-source-6.1 xz-utils \
 		   linux-headers-amd64 qemu-system-x86 busybox-static cpio \
-		   gnuplot-nox
+		   gnuplot-nox nginx wrk
 
 deps:
 	$(Q)missing=$$(for p in $(DEPS_PKGS); do \

@@ -457,7 +457,7 @@ TEST_F(rpdctl, load_pins_and_refuses_a_second_load)
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);
 	EXPECT_STREQ("", self->o.err);
 	EXPECT_STREQ("t", root_listing(self, buf, sizeof(buf)));
-	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		fmt(p, sizeof(p), "%s/%s", dir, pins[i]);
 		ASSERT_EQ(0, stat(p, &st)) TH_LOG("%s: %s", p, strerror(errno));
@@ -643,7 +643,7 @@ TEST_F(rpdctl, failed_loads_leave_nothing_behind)
 	EXPECT_EQ(1, won);
 	EXPECT_EQ(7, lost);
 	EXPECT_STREQ("c t", listing(buf, sizeof(buf), root));
-	EXPECT_STREQ("config counters prog selected slots socks",
+	EXPECT_STREQ("config conns counters prog selected slots socks track",
 		     listing(buf, sizeof(buf), fmt(want, sizeof(want), "%s/c", root)));
 }
 
@@ -784,7 +784,7 @@ TEST_F(rpdctl, unload)
 	CTL("unload", "t");
 	expect_error(_metadata, &self->o, 1,
 		     "cannot remove %s: it holds 'extra', which rpdctl did not pin; remove it by hand", dir);
-	EXPECT_STREQ("config counters extra prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters extra prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	ASSERT_EQ(0, unlink(p));
 	CTL_OK("unload", "t");
 	EXPECT_STREQ("-", listing(buf, sizeof(buf), dir));
@@ -1055,7 +1055,7 @@ TEST_F(rpdctl, unprivileged_is_told_to_run_as_root)
 		     "t      error: reading group 't' needs CAP_BPF (run as root)\n", o->out);
 	ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, ARGS("unload", "t")));
 	expect_error(_metadata, o, 1, "cannot remove %s/prog: Permission denied (run as root)", dir);
-	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	munmap(o, sizeof(*o));
 }
 

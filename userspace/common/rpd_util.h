@@ -21,6 +21,8 @@
 #define RPD_PIN_CONFIG		"config"
 #define RPD_PIN_COUNTERS	"counters"
 #define RPD_PIN_SELECTED	"selected"
+#define RPD_PIN_CONNS		"conns"
+#define RPD_PIN_TRACK		"track"
 
 /* 1-64 of [A-Za-z0-9_-]: one path component that bpffs accepts. */
 #define RPD_GROUP_NAME_RULE	"1-64 of A-Z a-z 0-9 _ - (bpffs refuses dots)"

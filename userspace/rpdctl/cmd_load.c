@@ -60,6 +60,8 @@ static int pin_all(struct rpd *skel, const char *dir)
 		{ RPD_PIN_CONFIG,   bpf_map__fd(skel->maps.config) },
 		{ RPD_PIN_COUNTERS, bpf_map__fd(skel->maps.counters) },
 		{ RPD_PIN_SELECTED, bpf_map__fd(skel->maps.selected) },
+		{ RPD_PIN_CONNS,    bpf_map__fd(skel->maps.conns) },
+		{ RPD_PIN_TRACK,    bpf_link__fd(skel->links.rpd_conn_end) },
 	};
 	char path[PATH_MAX];
 	size_t i;
@@ -168,6 +170,18 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 		goto cleanup;
 	}
 	err = init_maps(skel, name, policy, nr_slots);
+	if (err)
+		goto cleanup;
+	/* Counting the ends of attached slots' connections starts with the
+	 * group, so a slot is never attached before its ends are seen.
+	 */
+	skel->links.rpd_conn_end = bpf_program__attach(skel->progs.rpd_conn_end);
+	if (!skel->links.rpd_conn_end) {
+		err = -errno;
+		set_error("cannot attach the connection counter of group '%s' to tp_btf/inet_sock_set_state: %s%s",
+			  name, strerror(-err),
+			  err == -ENOENT || err == -ESRCH ? " (the kernel has no BTF?)" : "");
+	}
 cleanup:
 	if (err)
 		rpd__destroy(skel);

@@ -124,7 +124,7 @@ static int set_slot(const char *name, unsigned long slot,
 		goto cleanup;
 	}
 
-	/* Not bpf_map_update_elem(): it rewrites all 64 bytes of the slot
+	/* Not bpf_map_update_elem(): it rewrites the whole slot
 	 * and would lose the dispatcher's concurrent atomic adds to
 	 * `dispatched`. Through the mapping only this one field is stored.
 	 */
