@@ -51,6 +51,26 @@ void rpdu_format_addr(char *buf, size_t len, __u16 family, __u16 port,
 void rpdu_addr_fields(const struct sockaddr_storage *ss, __u16 *family,
 		      __u16 *port, __u32 addr[4]);
 
+/* The owner of a slot, as rpdu_slot_publish() writes it. */
+struct rpdu_owner {
+	__u32 weight;
+	__u32 pid;		/* serving worker, 0 if unknown */
+	__u64 cookie;		/* SO_COOKIE of the listener */
+	__u32 flags;		/* RPD_SLOT_* */
+	__u32 holder;		/* attached: the process named to attach */
+	struct sockaddr_storage addr;
+};
+
+struct rpd_slot;
+
+/* Insert @fd into the first free slot from @start on; 0 and *@slot, or
+ * -ENOSPC when every slot is taken, or the bpf() error.
+ */
+int rpdu_slot_claim(int socks_fd, __u32 nr_slots, int fd, __u32 start,
+		    __u32 *slot);
+/* Make a claimed slot serve for @o, through the mmap of the slot map. */
+void rpdu_slot_publish(struct rpd_slot *s, const struct rpdu_owner *o);
+
 /* Policy names: "least-conn", "p2c", "round-robin", "hash". */
 const char *rpdu_policy_name(__u32 policy);
 int rpdu_policy_parse(const char *name);	/* -EINVAL if unknown */

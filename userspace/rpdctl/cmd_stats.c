@@ -153,17 +153,18 @@ static void print_text(const struct snapshot *sn, const char *name)
 	if (!sn->n) {
 		printf("no slot in use\n");
 	} else {
-		printf("%5s  %8s  %12s  %12s  %9s  %6s  %6s  %5s\n", "SLOT",
-		       "PID", "DISPATCHED", "FINISHED", "IN FLIGHT", "SHARE",
-		       "WEIGHT", "DRAIN");
+		printf("%5s  %8s  %12s  %12s  %9s  %6s  %6s  %5s  %-8s  %s\n",
+		       "SLOT", "PID", "DISPATCHED", "FINISHED", "IN FLIGHT",
+		       "SHARE", "WEIGHT", "DRAIN", "OWNER", "SOCKET");
 		for (i = 0; i < sn->n; i++) {
 			s = &sn->rows[i].s;
-			printf("%5u  %8u  %12llu  %12llu  %9llu  %5.1f%%  %6u  %5s\n",
+			printf("%5u  %8u  %12llu  %12llu  %9llu  %5.1f%%  %6u  %5s  %-8s  %llu\n",
 			       sn->rows[i].slot, s->pid,
 			       (unsigned long long)s->dispatched,
 			       (unsigned long long)s->finished,
 			       (unsigned long long)inflight(s), share(sn, i),
-			       weight(s), s->drain ? "on" : "off");
+			       weight(s), s->drain ? "on" : "off",
+			       slot_owner(s), (unsigned long long)s->cookie);
 		}
 	}
 	printf("\nbalance   max/min %.2f  cov %.3f  jain %.3f\n",
@@ -201,6 +202,8 @@ static void print_json(const struct snapshot *sn, const char *name)
 		json_kuint(&j, "weight", weight(s));
 		json_kbool(&j, "drain", s->drain);
 		json_kuint(&j, "selected", sn->selected[i]);
+		json_kstring(&j, "owner", slot_owner(s));
+		json_kuint(&j, "cookie", s->cookie);
 		json_object_end(&j);
 	}
 	json_array_end(&j);

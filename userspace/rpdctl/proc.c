@@ -158,8 +158,19 @@ static int getfd_error(pid_t pid, int fdnum, int err)
 	return -err;
 }
 
-/* The listeners in one process's fd table, new sockets only. */
-static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
+/* Another process, below @root, holds @s too. */
+static void proc_sock_held(struct proc_sock *s, pid_t root, pid_t pid)
+{
+	if (pid == root)
+		return;
+	s->nbelow++;
+	s->below = pid;
+}
+
+/* The listeners in one process's fd table; sockets seen before are only
+ * counted as held by it too.
+ */
+static int proc_scan(pid_t root, pid_t pid, const struct sockaddr_storage *match,
 		     struct proc_sock **socks, size_t *n, size_t *cap)
 {
 	char path[64], link[64];
@@ -202,8 +213,11 @@ static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
 			continue;
 		for (i = 0; i < *n && (*socks)[i].ino != ino; i++)
 			;
-		if (i < *n)
-			continue;	/* shared with a process seen before */
+		if (i < *n) {
+			/* shared with a process seen before */
+			proc_sock_held(&(*socks)[i], root, pid);
+			continue;
+		}
 		fd = syscall(SYS_pidfd_getfd, pidfd, fdnum, 0);
 		if (fd < 0) {
 			if (errno == EBADF)
@@ -233,6 +247,7 @@ static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
 		s->fd = fd;
 		s->ino = ino;
 		s->addr = ss;
+		proc_sock_held(s, root, pid);
 		proc_sock_name(s->name, sizeof(s->name), &ss);
 	}
 	closedir(d);
@@ -270,15 +285,35 @@ int proc_listeners(pid_t pid, const struct sockaddr_storage *match,
 		return err;
 	}
 	for (i = 0; !err && i < tree.n; i++)
-		err = proc_scan(tree.v[i], match, &socks, &cnt, &cap);
+		err = proc_scan(pid, tree.v[i], match, &socks, &cnt, &cap);
 	free(tree.v);
 	if (err) {
 		proc_socks_free(socks, cnt);
 		return err;
 	}
+	for (i = 0; i < cnt; i++)
+		socks[i].worker = socks[i].nbelow == 1 ? socks[i].below :
+				  socks[i].nbelow == 0 ? socks[i].pid : 0;
 	*out = socks;
 	*n = cnt;
 	return 0;
+}
+
+int proc_find_listeners(pid_t pid, const char *listen,
+			const struct sockaddr_storage *match,
+			struct proc_sock **socks, size_t *n)
+{
+	int err = proc_listeners(pid, match, socks, n);
+
+	if (err)
+		return err;
+	if (*n)
+		return 0;
+	if (listen)
+		set_error("process %d: no TCP listener on %s", pid, listen);
+	else
+		set_error("process %d: no TCP listener", pid);
+	return -ENOENT;
 }
 
 void proc_socks_free(struct proc_sock *socks, size_t n)
