@@ -38,7 +38,6 @@ struct sock_common___rpd {
 	__u32 skc_daddr;
 	__u32 skc_rcv_saddr;
 	__u16 skc_dport;
-	__u16 skc_num;
 	unsigned short skc_family;
 	struct in6_addr___rpd skc_v6_daddr;
 	struct in6_addr___rpd skc_v6_rcv_saddr;
@@ -46,6 +45,10 @@ struct sock_common___rpd {
 
 struct sock___rpd {
 	struct sock_common___rpd __sk_common;
+} __attribute__((preserve_access_index));
+
+struct inet_sock___rpd {
+	__u16 inet_sport;
 } __attribute__((preserve_access_index));
 
 /* Tries per connection: each failed try empties one dead slot. */
@@ -536,12 +539,21 @@ int BPF_PROG(rpd_conn_end, const struct sock___rpd *sk, int oldstate,
 	const struct sock_common___rpd *c = &sk->__sk_common;
 	struct rpd_conn_key key;
 	__u32 l6[4], r6[4];
+	__u16 sport = 0;
 	int i;
 
 	if (newstate != TCP_CLOSE)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
-	key.lport = c->skc_num;
+	/* Not skc_num: tcp_set_state() gives the port back, zeroing it,
+	 * just before the socket enters TCP_CLOSE. inet_sport stays (the
+	 * tracepoint's own sport reads it); it lies beyond struct sock, so
+	 * it is read with a probe.
+	 */
+	if (bpf_probe_read_kernel(&sport, sizeof(sport),
+				  &((const struct inet_sock___rpd *)sk)->inet_sport))
+		return 0;
+	key.lport = bpf_ntohs(sport);
 	key.rport = bpf_ntohs(c->skc_dport);
 	if (c->skc_family == AF_INET) {
 		key.family = AF_INET;

@@ -475,6 +475,7 @@ static bool unhook(pid_t pid, __u64 cookie)
 	struct proc_sock *socks = NULL;
 	bool done = false;
 	size_t i, n = 0;
+	int zero = 0;
 	__u64 c;
 
 	if (!pid || proc_listeners(pid, NULL, &socks, &n))
@@ -484,7 +485,7 @@ static bool unhook(pid_t pid, __u64 cookie)
 			continue;
 		/* ENOENT: it has no program any more, which is the aim */
 		done = !setsockopt(socks[i].fd, SOL_SOCKET,
-				   SO_DETACH_REUSEPORT_BPF, NULL, 0) ||
+				   SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero)) ||
 		       errno == ENOENT;
 	}
 	proc_socks_free(socks, n);
