@@ -8,6 +8,7 @@
 #   make test       deps + build + every selftest, here and in test-kmod's VM
 #   make test-kmod  deps + static build + module + every selftest in a VM
 #                   (QEMU/TCG) on Debian 12's kernel
+#   make test-nginx deps + build + rpd attached to a real nginx (also in test)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands; SANITIZE=1 builds with ASan+UBSan
 #   STATIC=1        link statically (BUILD=build/static, as test-kmod does)
@@ -300,6 +301,14 @@ test: deps
 test-kmod: deps
 	$(Q)$(MAKE) vm-build
 	$(Q)selftests/vm/vm.sh $(BUILD)
+
+# rpd attached to Debian's nginx (worker_processes 4, reuseport): balance
+# of long-lived connections, and a reload under load with no failure. Part
+# of 'make test' (host run); the VM has no nginx and skips it.
+.PHONY: test-nginx
+test-nginx: deps
+	$(Q)$(MAKE) all
+	$(Q)selftests/run.sh $(BUILD) test_nginx test_attach
 
 install: $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

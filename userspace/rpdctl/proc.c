@@ -167,6 +167,65 @@ static void proc_sock_held(struct proc_sock *s, pid_t root, pid_t pid)
 	s->below = pid;
 }
 
+/* The socket inode behind fd @fdnum of @pid, or 0. */
+static unsigned long fd_inode(pid_t pid, int fdnum)
+{
+	char path[64], link[64];
+	unsigned long ino;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fdnum);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return 0;
+	link[len] = '\0';
+	return sscanf(link, "socket:[%lu]", &ino) == 1 ? ino : 0;
+}
+
+/*
+ * Which process waits for each listener's connections: the one whose
+ * epoll watches it ("tfd:" lines in /proc/PID/fdinfo of an epoll fd). A
+ * prefork server's workers may all hold every listener (nginx 1.22 does,
+ * with reuseport), but each watches only its own.
+ */
+static void proc_watchers(pid_t pid, struct proc_sock *socks, size_t n)
+{
+	char path[300], line[256];
+	struct dirent *de;
+	unsigned long ino;
+	int tfd;
+	size_t i;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid,
+			 de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "tfd: %d", &tfd) != 1)
+				continue;
+			ino = fd_inode(pid, tfd);
+			for (i = 0; ino && i < n; i++) {
+				if (socks[i].ino != ino)
+					continue;
+				socks[i].nwatch++;
+				socks[i].watcher = pid;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
 /* The listeners in one process's fd table; sockets seen before are only
  * counted as held by it too.
  */
@@ -286,14 +345,20 @@ int proc_listeners(pid_t pid, const struct sockaddr_storage *match,
 	}
 	for (i = 0; !err && i < tree.n; i++)
 		err = proc_scan(pid, tree.v[i], match, &socks, &cnt, &cap);
+	for (i = 0; !err && i < tree.n; i++)
+		proc_watchers(tree.v[i], socks, cnt);
 	free(tree.v);
 	if (err) {
 		proc_socks_free(socks, cnt);
 		return err;
 	}
-	for (i = 0; i < cnt; i++)
-		socks[i].worker = socks[i].nbelow == 1 ? socks[i].below :
-				  socks[i].nbelow == 0 ? socks[i].pid : 0;
+	for (i = 0; i < cnt; i++) {
+		if (socks[i].nwatch == 1)
+			socks[i].worker = socks[i].watcher;
+		else
+			socks[i].worker = socks[i].nbelow == 1 ? socks[i].below :
+					  socks[i].nbelow == 0 ? socks[i].pid : 0;
+	}
 	*out = socks;
 	*n = cnt;
 	return 0;

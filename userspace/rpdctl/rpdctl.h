@@ -172,13 +172,16 @@ struct proc_sock {
 	unsigned long ino;	/* socket inode: one entry per socket */
 	struct sockaddr_storage addr;
 	char name[64];		/* "127.0.0.1:8080", "[::1]:8080" */
-	/* The worker that serves it: the one process below the root that
-	 * holds it (a prefork master holds every listener, each worker its
-	 * own), the first holder if nothing below holds it, 0 if several do.
+	/* The worker that serves it: the one process whose epoll watches
+	 * it; else the one process below the root that holds it (a prefork
+	 * master holds every listener, each worker maybe only its own); else
+	 * the first holder if nothing below holds it; else 0: unknown.
 	 */
 	pid_t worker;
 	pid_t below;		/* the last process below the root holding it */
 	int nbelow;		/* how many do */
+	pid_t watcher;		/* the last process whose epoll watches it */
+	int nwatch;		/* how many do */
 };
 
 /* Every TCP listener held by @pid or a process below it, one entry per
