@@ -189,8 +189,9 @@ FIXTURE_SETUP(nginx)
 	int fd, tries;
 
 	self->master = -1;
+	/* each test skips: a SKIP() here counts as a failure in 6.1's harness */
 	if (access(NGINX, X_OK))
-		SKIP(return, "no " NGINX " (Debian's nginx; 'make deps' installs it)");
+		return;
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_EQ(0, rpdt_sandbox(self->bpffs, sizeof(self->bpffs)));
 	ASSERT_EQ(0, rpdt_load(self->bpffs, "t", 16, "least-conn"));
@@ -237,6 +238,11 @@ FIXTURE_TEARDOWN(nginx)
 	rpdt_sandbox_done(self->bpffs);
 }
 
+#define NEED_NGINX() do {						\
+	if (self->master < 0)							\
+		SKIP(return, "no " NGINX " (Debian's nginx; 'make deps' installs it)"); \
+} while (0)
+
 #define CTL_OK(...) do {							\
 	ASSERT_EQ(0, rpdt_ctl(&self->o, self->bpffs, __VA_ARGS__, NULL));	\
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);		\
@@ -278,6 +284,7 @@ TEST_F(nginx, persistent_connections_are_balanced)
 	int i, n, k, cnt[NW], min = PERSISTENT, max = 0, sum = 0;
 	pid_t w[NW];
 
+	NEED_NGINX();
 	ASSERT_EQ(NW, attach(_metadata, self, w));
 	for (i = 0; i < PERSISTENT; i++) {
 		fds[i] = rpdt_connect(ADDR, 0);
@@ -335,6 +342,7 @@ TEST_F(nginx, reload_under_load_fails_nothing)
 	pid_t before[NW], after[NW], now[16], client;
 	int res[2], p[2], s[2], i, k, tries;
 
+	NEED_NGINX();
 	ASSERT_EQ(NW, attach(_metadata, self, before));
 	ASSERT_EQ(NW, workers_of(self->master, before, NW));
 	ASSERT_EQ(0, pipe(p));
