@@ -10,6 +10,7 @@
 #   make fuzz       deps + each fuzz target for FUZZ_SECONDS (300)
 #   make test-kmod  deps + static build + module + every selftest in a VM
 #                   (QEMU/TCG) on Debian 12's kernel
+#   make test-nginx deps + build + rpd attached to a real nginx (also in test)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands; SANITIZE=1 builds with ASan+UBSan
 #   STATIC=1        link statically (BUILD=build/static, as test-kmod does)
@@ -315,7 +316,7 @@ all: $(BPF_OBJ) $(SKEL) $(LIB_A) $(if $(filter 1,$(STATIC)),,$(LIB_SO)) $(LIB_PC
 DEPS_PKGS	:= make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 		   pkg-config iproute2 linux-source-6.1 xz-utils \
 		   linux-headers-amd64 qemu-system-x86 busybox-static cpio \
-		   gnuplot-nox libclang-rt-14-dev
+		   gnuplot-nox libclang-rt-14-dev nginx wrk
 
 deps:
 	$(Q)missing=$$(for p in $(DEPS_PKGS); do \
@@ -366,6 +367,14 @@ endif
 test-kmod: deps
 	$(Q)$(MAKE) vm-build
 	$(Q)selftests/vm/vm.sh $(BUILD)
+
+# rpd attached to Debian's nginx (worker_processes 4, reuseport): balance
+# of long-lived connections, and a reload under load with no failure. Part
+# of 'make test' (host run); the VM has no nginx and skips it.
+.PHONY: test-nginx
+test-nginx: deps
+	$(Q)$(MAKE) all
+	$(Q)selftests/run.sh $(BUILD) test_nginx test_attach
 
 install: $(LIB_A) $(LIB_SO) $(LIB_PC) $(RPDCTL)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

@@ -5,14 +5,51 @@
  *
  * Slots are scanned with bpf_loop(): the verifier rejects a loop bounded by
  * a map value, and a constant bound of RPD_MAX_SLOTS would be walked whole.
+ *
+ * A slot attached from outside (rpdctl attach) belongs to a server that
+ * never reports its load. For those the dispatcher records which slot each
+ * connection went to, keyed by its 4-tuple, and rpd_conn_end credits the
+ * slot when the connection's socket closes.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "rpd_abi.h"
 
 #define ENOENT		2
 #define AF_INET		2
 #define AF_INET6	10
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define TCP_CLOSE	7
+
+/* The few kernel fields rpd_conn_end reads, relocated by CO-RE against the
+ * running kernel's BTF: the UAPI headers the dispatcher uses have no
+ * struct sock, and vmlinux.h cannot be mixed with them.
+ */
+struct in6_addr___rpd {
+	union {
+		__u32 u6_addr32[4];
+	} in6_u;
+} __attribute__((preserve_access_index));
+
+struct sock_common___rpd {
+	__u32 skc_daddr;
+	__u32 skc_rcv_saddr;
+	__u16 skc_dport;
+	unsigned short skc_family;
+	struct in6_addr___rpd skc_v6_daddr;
+	struct in6_addr___rpd skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock___rpd {
+	struct sock_common___rpd __sk_common;
+} __attribute__((preserve_access_index));
+
+struct inet_sock___rpd {
+	__u16 inet_sport;
+} __attribute__((preserve_access_index));
 
 /* Tries per connection: each failed try empties one dead slot. */
 #define RPD_SELECT_TRIES	4
@@ -55,6 +92,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } selected SEC(".maps");
+
+/* LRU: a connection that never reaches TCP_CLOSE under our eyes (its
+ * handshake never completed, the group was detached) ages out instead of
+ * filling the map.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RPD_MAX_CONNS);
+	__type(key, struct rpd_conn_key);
+	__type(value, struct rpd_conn);
+} conns SEC(".maps");
 
 /* Slots that may take the connection come in two classes: serving, and
  * draining (only used when no serving slot is left).
@@ -298,6 +346,125 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 	return sc->found[0];
 }
 
+/* An IPv4 peer of an IPv6 socket (::ffff:a.b.c.d) is keyed as IPv4, the
+ * way its packets are.
+ */
+static __always_inline void conn_key_addrs(struct rpd_conn_key *key,
+					   const __u32 *l6, const __u32 *r6)
+{
+	int i;
+
+	if (!l6[0] && !l6[1] && l6[2] == bpf_htonl(0xffff)) {
+		key->family = AF_INET;
+		key->laddr[0] = l6[3];
+		key->raddr[0] = r6[3];
+		return;
+	}
+	key->family = AF_INET6;
+	for (i = 0; i < 4; i++) {
+		key->laddr[i] = l6[i];
+		key->raddr[i] = r6[i];
+	}
+}
+
+/* The connection a dispatch is for. A new one is read from its SYN, which
+ * the md's data starts at the TCP header of; a migrated request has no
+ * packet of its own (the kernel may pass an empty skb), so its socket.
+ * Returns 0, or -1 if it cannot be told.
+ */
+static __always_inline int conn_key(struct sk_reuseport_md *md,
+				    struct rpd_conn_key *key)
+{
+	struct bpf_sock *m = md->migrating_sk;
+	__u32 l6[4], r6[4];
+	__u16 ports[2];
+	__u32 ip4[2];
+	int i;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	if (m) {
+		key->lport = m->src_port;
+		key->rport = bpf_ntohs(m->dst_port);
+		if (m->family == AF_INET) {
+			key->family = AF_INET;
+			key->laddr[0] = m->src_ip4;
+			key->raddr[0] = m->dst_ip4;
+			return 0;
+		}
+		for (i = 0; i < 4; i++) {
+			l6[i] = m->src_ip6[i];
+			r6[i] = m->dst_ip6[i];
+		}
+		conn_key_addrs(key, l6, r6);
+		return 0;
+	}
+	if (bpf_skb_load_bytes(md, 0, ports, sizeof(ports)))
+		return -1;
+	key->rport = bpf_ntohs(ports[0]);
+	key->lport = bpf_ntohs(ports[1]);
+	if (md->eth_protocol == bpf_htons(ETH_P_IP)) {
+		/* saddr, daddr: 12 bytes into the IPv4 header */
+		if (bpf_skb_load_bytes_relative(md, 12, ip4, sizeof(ip4),
+						BPF_HDR_START_NET))
+			return -1;
+		key->family = AF_INET;
+		key->raddr[0] = ip4[0];
+		key->laddr[0] = ip4[1];
+		return 0;
+	}
+	if (md->eth_protocol != bpf_htons(ETH_P_IPV6))
+		return -1;
+	/* saddr, daddr: 8 bytes into the IPv6 header */
+	if (bpf_skb_load_bytes_relative(md, 8, r6, sizeof(r6),
+					BPF_HDR_START_NET) ||
+	    bpf_skb_load_bytes_relative(md, 24, l6, sizeof(l6),
+					BPF_HDR_START_NET))
+		return -1;
+	key->family = AF_INET6;
+	for (i = 0; i < 4; i++) {
+		key->laddr[i] = l6[i];
+		key->raddr[i] = r6[i];
+	}
+	return 0;
+}
+
+/* The connection left the slot it was recorded for: credit that slot,
+ * once, unless a new owner took it since (the new owner wrote off what
+ * the old one had in flight).
+ */
+static __always_inline void conn_end(struct rpd_conn_key *key)
+{
+	struct rpd_conn *c, v;
+	struct rpd_slot *s;
+
+	c = bpf_map_lookup_elem(&conns, key);
+	if (!c)
+		return;
+	v = *c;
+	/* whoever deletes the entry is the one that counts it */
+	if (bpf_map_delete_elem(&conns, key))
+		return;
+	s = bpf_map_lookup_elem(&slots, &v.slot);
+	if (s && s->gen == v.gen)
+		__sync_fetch_and_add(&s->finished, 1);
+}
+
+/* After slot @k (owner @gen) took the connection. */
+static __always_inline void conn_track(struct sk_reuseport_md *md, __u32 k,
+				       const struct rpd_slot *s, __u32 gen)
+{
+	struct rpd_conn_key key;
+	struct rpd_conn v = { .slot = k, .gen = gen };
+
+	if (conn_key(md, &key))
+		return;
+	/* a migrated request was counted for the listener it leaves */
+	if (md->migrating_sk)
+		conn_end(&key);
+	if (s->flags & RPD_SLOT_ATTACHED)
+		bpf_map_update_elem(&conns, &key, &v, BPF_ANY);
+}
+
 SEC("sk_reuseport/migrate")
 int rpd_dispatch(struct sk_reuseport_md *md)
 {
@@ -330,6 +497,9 @@ int rpd_dispatch(struct sk_reuseport_md *md)
 		err = bpf_sk_select_reuseport(md, &socks, &k, 0);
 		if (!err) {
 			__sync_fetch_and_add(&s->dispatched, 1);
+			/* migrations too: they may leave an attached slot */
+			if (md->migrating_sk || (s->flags & RPD_SLOT_ATTACHED))
+				conn_track(md, k, s, live);
 			sel = bpf_map_lookup_elem(&selected, &k);
 			if (sel)
 				*sel += 1;
@@ -353,6 +523,53 @@ int rpd_dispatch(struct sk_reuseport_md *md)
 	/* Never SK_DROP: without a choice the kernel's hash decides. */
 	cnt->fallback++;
 	return SK_PASS;
+}
+
+/*
+ * The end of a connection: its socket reaches TCP_CLOSE once, whether it
+ * was served and closed, reset before accept(), or dropped from the accept
+ * queue of a closing listener. A tracepoint, not fentry/fexit: tp_btf
+ * attaches where fentry is refused (EPERM on some kernels), and it needs
+ * only BTF.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(rpd_conn_end, const struct sock___rpd *sk, int oldstate,
+	     int newstate)
+{
+	const struct sock_common___rpd *c = &sk->__sk_common;
+	struct rpd_conn_key key;
+	__u32 l6[4], r6[4];
+	__u16 sport = 0;
+	int i;
+
+	if (newstate != TCP_CLOSE)
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	/* Not skc_num: tcp_set_state() gives the port back, zeroing it,
+	 * just before the socket enters TCP_CLOSE. inet_sport stays (the
+	 * tracepoint's own sport reads it); it lies beyond struct sock, so
+	 * it is read with a probe.
+	 */
+	if (bpf_probe_read_kernel(&sport, sizeof(sport),
+				  &((const struct inet_sock___rpd *)sk)->inet_sport))
+		return 0;
+	key.lport = bpf_ntohs(sport);
+	key.rport = bpf_ntohs(c->skc_dport);
+	if (c->skc_family == AF_INET) {
+		key.family = AF_INET;
+		key.laddr[0] = c->skc_rcv_saddr;
+		key.raddr[0] = c->skc_daddr;
+	} else if (c->skc_family == AF_INET6) {
+		for (i = 0; i < 4; i++) {
+			l6[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			r6[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
+		}
+		conn_key_addrs(&key, l6, r6);
+	} else {
+		return 0;
+	}
+	conn_end(&key);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,6 +10,10 @@
  *   config    ARRAY[1] of struct rpd_config
  *   counters  PERCPU_ARRAY[1] of struct rpd_counters
  *   selected  PERCPU_ARRAY of __u64, selections per slot
+ *   conns     LRU_HASH, struct rpd_conn_key -> struct rpd_conn: the slot
+ *             each connection to an attached slot was dispatched to
+ *   track     the link of the tp_btf/inet_sock_set_state program that
+ *             counts those connections' ends
  */
 #ifndef RPD_ABI_H
 #define RPD_ABI_H
@@ -17,10 +21,17 @@
 #include <linux/types.h>
 
 /* Bump on any change of a layout below; workers refuse another version. */
-#define RPD_ABI_VERSION		1
+#define RPD_ABI_VERSION		2
 
 #define RPD_DEFAULT_SLOTS	64
 #define RPD_MAX_SLOTS		1024
+
+/* Connections to attached slots whose end the kernel waits for. Beyond
+ * this many in flight the oldest entries are evicted: their end is then
+ * not counted, and their slot looks that much busier until a new owner
+ * claims it.
+ */
+#define RPD_MAX_CONNS		65536
 
 #define RPD_WEIGHT_DEFAULT	1
 #define RPD_WEIGHT_MAX		65535
@@ -48,17 +59,20 @@ struct rpd_config {
 };
 
 /*
- * One 64-byte cache line per slot so workers never share a line. The
- * program adds to `dispatched` when it selects the slot; the worker that
- * owns the slot adds to `finished` when a connection ends. Both only grow:
- * in flight = dispatched - finished.
+ * Two 64-byte cache lines per slot, so workers never share a line; the
+ * program's scan of every slot reads only the first. The program adds to
+ * `dispatched` when it selects the slot; `finished` grows when a
+ * connection ends, added by the worker that owns the slot (librpd) or, for
+ * a slot attached from outside (RPD_SLOT_ATTACHED), by the kernel. Both
+ * only grow: in flight = dispatched - finished.
  *
  * `live` is the owner's claim generation while the slot is serving and 0
  * once it is known to be empty. The owner sets it after inserting its
  * socket in `socks` and clears it before closing; the program clears it
  * (compare-and-swap on the value it read) when the socket is gone, e.g.
  * after a crash. `gen` only grows, so a stale clear can never hit a newer
- * owner.
+ * owner, and the end of a connection dispatched to an earlier owner is
+ * never counted for the new one.
  */
 struct rpd_slot {
 	__u64 dispatched;
@@ -67,12 +81,39 @@ struct rpd_slot {
 	__u32 gen;
 	__u32 weight;		/* 1..RPD_WEIGHT_MAX, 0 is read as 1 */
 	__u32 drain;		/* nonzero: no new connections while another slot can take them */
-	__u32 pid;		/* owner, for show/stats */
+	__u32 pid;		/* the worker serving it, 0 if unknown; for show/stats */
 	__u16 family;		/* AF_INET or AF_INET6 of the listener */
 	__u16 port;		/* listener port, host order */
 	__u32 addr[4];		/* listener address, network order; IPv4 in addr[0] */
 	__u64 cookie;		/* SO_COOKIE of the listener */
+	/* second line: read once a connection is dispatched, not per scan */
+	__u32 flags;		/* RPD_SLOT_* */
+	__u32 holder;		/* attached: the process named to 'rpdctl attach' */
 } __attribute__((aligned(64)));
+
+/* The listener was taken from a running server (rpdctl attach): its
+ * workers never report, so the kernel counts the ends of its connections.
+ */
+#define RPD_SLOT_ATTACHED	(1U << 0)
+
+/*
+ * A connection, as the dispatcher sees it in the SYN and as
+ * inet_sock_set_state sees its socket: the server's address and port
+ * (local), the client's (remote). IPv4, also v4-mapped in an IPv6 socket,
+ * in addr[0] with family AF_INET. Ports in host order.
+ */
+struct rpd_conn_key {
+	__u32 family;
+	__u16 lport;
+	__u16 rport;
+	__u32 laddr[4];
+	__u32 raddr[4];
+};
+
+struct rpd_conn {
+	__u32 slot;
+	__u32 gen;		/* the slot's owner when it was dispatched */
+};
 
 struct rpd_counters {
 	__u64 selected;		/* new connections dispatched by a policy */

@@ -8,6 +8,8 @@
 #   SCENARIO.json         the same as one JSON document
 #   SCENARIO-cdf.png      latency CDF per model, tail-weighted y axis
 #   SCENARIO-workers.png  connections (persistent: open ones) per worker
+#   nginx.txt             Debian's nginx: shared, reuseport, rpd attached
+#                         (scripts/nginx-bench.sh)
 #
 # Usage: scripts/bench.sh [BUILD] [SCENARIO...]     (as root)
 # BENCH_OPTS adds rpd-bench options to every scenario, e.g.
@@ -103,7 +105,11 @@ for s in "${scenarios[@]}"; do
 	plot_workers "$s"
 done
 
+echo "== nginx"
+"$(dirname "$0")"/nginx-bench.sh "$build" | tee "$out/nginx.txt"
+
 echo "bench: tables, JSON and plots in $out/:"
 for s in "${scenarios[@]}"; do
 	echo "  $s.txt $s.json $s-cdf.png $s-workers.png"
 done
+echo "  nginx.txt"

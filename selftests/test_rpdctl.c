@@ -316,6 +316,15 @@ static char *fmt(char *buf, size_t len, const char *f, ...)
 	return buf;
 }
 
+static __u64 cookie_of(int fd)
+{
+	socklen_t len = sizeof(__u64);
+	__u64 c = 0;
+
+	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
+	return c;
+}
+
 /* The entries of @dir, sorted and space-separated; "-" if it is missing. */
 static char *listing(char *buf, size_t len, const char *dir)
 {
@@ -457,7 +466,7 @@ TEST_F(rpdctl, load_pins_and_refuses_a_second_load)
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);
 	EXPECT_STREQ("", self->o.err);
 	EXPECT_STREQ("t", root_listing(self, buf, sizeof(buf)));
-	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		fmt(p, sizeof(p), "%s/%s", dir, pins[i]);
 		ASSERT_EQ(0, stat(p, &st)) TH_LOG("%s: %s", p, strerror(errno));
@@ -643,7 +652,7 @@ TEST_F(rpdctl, failed_loads_leave_nothing_behind)
 	EXPECT_EQ(1, won);
 	EXPECT_EQ(7, lost);
 	EXPECT_STREQ("c t", listing(buf, sizeof(buf), root));
-	EXPECT_STREQ("config counters prog selected slots socks",
+	EXPECT_STREQ("config conns counters prog selected slots socks track",
 		     listing(buf, sizeof(buf), fmt(want, sizeof(want), "%s/c", root)));
 }
 
@@ -881,7 +890,7 @@ TEST_F(rpdctl, unload)
 	CTL("unload", "t");
 	expect_error(_metadata, &self->o, 1,
 		     "cannot remove %s: it holds 'extra', which rpdctl did not pin; remove it by hand", dir);
-	EXPECT_STREQ("config counters extra prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters extra prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	ASSERT_EQ(0, unlink(p));
 	CTL_OK("unload", "t");
 	EXPECT_STREQ("-", listing(buf, sizeof(buf), dir));
@@ -963,13 +972,15 @@ TEST_F(rpdctl, show)
 		     "GROUP  POLICY       SLOTS  IN USE\n"
 		     "t      least-conn      16       3\n"
 		     "\n"
-		     " SLOT       PID  ADDRESS\n");
+		     " SLOT       PID  OWNER                   SOCKET  ADDRESS\n");
 	/* in slot order */
 	for (slot = 0; slot < 16; slot++) {
 		for (i = 0; i < 3; i++) {
 			if (rpd_worker_slot(self->w[i]) == slot)
-				k += snprintf(want + k, sizeof(want) - k, "%5d  %8d  %s\n",
-					      slot, getpid(), addrs[i]);
+				k += snprintf(want + k, sizeof(want) - k, "%5d  %8d  librpd    %20llu  %s\n",
+					      slot, getpid(),
+					      (unsigned long long)cookie_of(rpd_worker_fd(self->w[i])),
+					      addrs[i]);
 		}
 	}
 	EXPECT_STREQ(want, self->o.out);
@@ -993,7 +1004,9 @@ TEST_F(rpdctl, show)
 	for (i = 0; i < 3; i++) {
 		k = row_of(doc, "groups[0].slots", rpd_worker_slot(self->w[i]));
 		ASSERT_LE(0, k) TH_LOG("worker %d's slot not listed", i);
-		EXPECT_EQ(3, json_len(doc, fmt(p, sizeof(p), "groups[0].slots[%d]", k)));
+		EXPECT_EQ(6, json_len(doc, fmt(p, sizeof(p), "groups[0].slots[%d]", k)));
+		EXPECT_STREQ("librpd", str(doc, "groups[0].slots[%d].owner", k));
+		EXPECT_EQ(0, num(doc, "groups[0].slots[%d].holder", k));
 		EXPECT_EQ(getpid(), num(doc, "groups[0].slots[%d].pid", k));
 		EXPECT_STREQ(addrs[i], str(doc, "groups[0].slots[%d].address", k));
 	}
@@ -1153,7 +1166,7 @@ TEST_F(rpdctl, unprivileged_is_told_to_run_as_root)
 		     o->out);
 	ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, ARGS("unload", "t")));
 	expect_error(_metadata, o, 1, "cannot remove %s/prog: Permission denied (run as root)", dir);
-	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
 	munmap(o, sizeof(*o));
 }
 
@@ -1271,7 +1284,7 @@ TEST_F(rpdctl, stats_even_split)
 	struct json_value *doc;
 	static const char head[] =
 		"group t: policy least-conn, 16 slots, 4 in use\n\n"
-		" SLOT       PID    DISPATCHED      FINISHED  IN FLIGHT   SHARE  WEIGHT  DRAIN\n";
+		" SLOT       PID    DISPATCHED      FINISHED  IN FLIGHT   SHARE  WEIGHT  DRAIN  OWNER     SOCKET\n";
 	char want[256];
 	const char *l;
 
@@ -1293,7 +1306,9 @@ TEST_F(rpdctl, stats_even_split)
 		slot = rpd_worker_slot(self->w[i]);
 		k = row_of(doc, "slots", slot);
 		ASSERT_LE(0, k) TH_LOG("slot %d not listed", slot);
-		EXPECT_EQ(10, json_len(doc, fmt(want, sizeof(want), "slots[%d]", k)));
+		EXPECT_EQ(12, json_len(doc, fmt(want, sizeof(want), "slots[%d]", k)));
+		EXPECT_STREQ("librpd", str(doc, "slots[%d].owner", k));
+		EXPECT_EQ(cookie_of(rpd_worker_fd(self->w[i])), num(doc, "slots[%d].cookie", k));
 		EXPECT_EQ(getpid(), num(doc, "slots[%d].pid", k));
 		EXPECT_STREQ(ADDR, str(doc, "slots[%d].address", k));
 		EXPECT_EQ(3, num(doc, "slots[%d].dispatched", k));
@@ -1321,12 +1336,13 @@ TEST_F(rpdctl, stats_even_split)
 	CTL_OK("stats", "t");
 	EXPECT_EQ(0, strncmp(head, self->o.out, strlen(head))) TH_LOG("%s", self->o.out);
 	for (i = 0; i < NW; i++) {
-		fmt(want, sizeof(want), "\n%5d  %8d  %12d  %12d  %9d  %5.1f%%  %6d  %5s\n",
+		fmt(want, sizeof(want), "\n%5d  %8d  %12d  %12d  %9d  %5.1f%%  %6d  %5s  librpd    %llu\n",
 		    rpd_worker_slot(self->w[i]), getpid(), 3, i == 1 ? 2 : 0,
-		    i == 1 ? 1 : 3, 25.0, 1, "off");
+		    i == 1 ? 1 : 3, 25.0, 1, "off",
+		    (unsigned long long)cookie_of(rpd_worker_fd(self->w[i])));
 		EXPECT_NE(NULL, strstr(self->o.out, want)) TH_LOG("no row '%s' in:\n%s", want, self->o.out);
 	}
-	for (l = self->o.out; (l = strstr(l, "    off\n")); l++)
+	for (l = self->o.out; (l = strstr(l, "    off  librpd    ")); l++)
 		rows++;
 	EXPECT_EQ(NW, rows);
 	EXPECT_NE(NULL, strstr(self->o.out, "\n\nbalance   max/min 1.00  cov 0.000  jain 1.000\n"
@@ -1366,7 +1382,7 @@ TEST_F(rpdctl, stats_one_slot_takes_all)
 	CTL_OK("stats", "t");
 	EXPECT_NE(NULL, strstr(self->o.out, "\nbalance   max/min 4.00  cov 1.732  jain 0.250\n"))
 		TH_LOG("%s", self->o.out);
-	EXPECT_NE(NULL, strstr(self->o.out, "  100.0%       1    off\n"));
+	EXPECT_NE(NULL, strstr(self->o.out, "  100.0%       1    off  librpd    "));
 }
 
 TEST_F(rpdctl, stats_weighted_split)

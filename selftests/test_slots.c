@@ -309,8 +309,9 @@ TEST_F(sandbox, open_errors)
 	cfg.abi_version = RPD_ABI_VERSION + 1;
 	ASSERT_EQ(0, bpf_map_update_elem(fd, &zero, &cfg, 0));
 	EXPECT_EQ(-EPROTO, rpd_group_open("t", self->bpffs, &g));
-	EXPECT_NE(NULL, strstr(rpd_errmsg(), "group 't' was loaded with ABI version 2, this librpd speaks 1"))
-		TH_LOG("%s", rpd_errmsg());
+	snprintf(path, sizeof(path), "group 't' was loaded with ABI version %d, this librpd speaks %d",
+		 RPD_ABI_VERSION + 1, RPD_ABI_VERSION);
+	EXPECT_NE(NULL, strstr(rpd_errmsg(), path)) TH_LOG("%s", rpd_errmsg());
 	close(fd);
 }
 

@@ -22,6 +22,8 @@
 #define RPD_PIN_CONFIG		"config"
 #define RPD_PIN_COUNTERS	"counters"
 #define RPD_PIN_SELECTED	"selected"
+#define RPD_PIN_CONNS		"conns"
+#define RPD_PIN_TRACK		"track"
 
 /* 1-64 of [A-Za-z0-9_-]: one path component that bpffs accepts. */
 #define RPD_GROUP_NAME_RULE	"1-64 of A-Z a-z 0-9 _ - (bpffs refuses dots)"
@@ -60,6 +62,26 @@ bool rpdu_accept_retry(int err);
  * number's group is the same number). -EINVAL with @why on error.
  */
 int rpdu_parse_owner(const char *s, uid_t *uid, gid_t *gid, const char **why);
+
+/* The owner of a slot, as rpdu_slot_publish() writes it. */
+struct rpdu_owner {
+	__u32 weight;
+	__u32 pid;		/* serving worker, 0 if unknown */
+	__u64 cookie;		/* SO_COOKIE of the listener */
+	__u32 flags;		/* RPD_SLOT_* */
+	__u32 holder;		/* attached: the process named to attach */
+	struct sockaddr_storage addr;
+};
+
+struct rpd_slot;
+
+/* Insert @fd into the first free slot from @start on; 0 and *@slot, or
+ * -ENOSPC when every slot is taken, or the bpf() error.
+ */
+int rpdu_slot_claim(int socks_fd, __u32 nr_slots, int fd, __u32 start,
+		    __u32 *slot);
+/* Make a claimed slot serve for @o, through the mmap of the slot map. */
+void rpdu_slot_publish(struct rpd_slot *s, const struct rpdu_owner *o);
 
 /* Policy names: "least-conn", "p2c", "round-robin", "hash". */
 const char *rpdu_policy_name(__u32 policy);

@@ -269,40 +269,30 @@ err:
 	return err;
 }
 
-/* The kernel's BPF_NOEXIST insert is the claim: two workers can never
- * hold one slot. Start at a pid-derived slot so a crowd of workers
- * starting together does not contend on slot 0.
+/* Start at a pid-derived slot so a crowd of workers starting together
+ * does not contend on slot 0.
  */
 static int claim_slot(struct rpd_group *g, int fd, __u32 *slot)
 {
-	__u64 val = fd;
-	__u32 i, k;
-	int err;
+	int err = rpdu_slot_claim(g->socks_fd, g->nr_slots, fd, getpid(), slot);
 
-	for (i = 0; i < g->nr_slots; i++) {
-		k = (getpid() + i) % g->nr_slots;
-		if (!bpf_map_update_elem(g->socks_fd, &k, &val, BPF_NOEXIST)) {
-			*slot = k;
-			return 0;
-		}
-		err = -errno;
-		if (err != -EEXIST)
-			return fail_bpf(err, "cannot add the listener to group", g->name);
-	}
-	return fail(-ENOSPC, "group '%s' is full (%u of %u slots in use); load it with a larger --max-workers",
-		    g->name, g->nr_slots, g->nr_slots);
+	if (err == -ENOSPC)
+		return fail(-ENOSPC, "group '%s' is full (%u of %u slots in use); load it with a larger --max-workers",
+			    g->name, g->nr_slots, g->nr_slots);
+	if (err)
+		return fail_bpf(err, "cannot add the listener to group", g->name);
+	return 0;
 }
 
 int rpd_listen(struct rpd_group *g, const char *addr,
 	       const struct rpd_listen_opts *opts, struct rpd_worker **out)
 {
 	unsigned int weight = opts && opts->weight ? opts->weight : RPD_WEIGHT_DEFAULT;
+	struct rpdu_owner owner = {};
 	struct sockaddr_storage ss;
 	socklen_t clen = sizeof(__u64);
 	struct rpd_worker *w;
-	struct rpd_slot *s;
-	__u64 cookie = 0, d, f;
-	__u32 gen;
+	__u64 cookie = 0;
 	int err;
 
 	*out = NULL;
@@ -331,28 +321,12 @@ int rpd_listen(struct rpd_group *g, const char *addr,
 	if (err)
 		goto err_close;
 
-	/*
-	 * The slot is ours but not yet live, so the program does not
-	 * dispatch to it: write off what a previous owner left in flight,
-	 * or the finishes it reported beyond its dispatches (a buggy worker
-	 * may write anything into its slot; modular arithmetic covers both
-	 * ways), and publish the new owner before going live.
-	 */
-	s = &g->slots[w->slot_nr];
-	w->slot = s;
-	d = __atomic_load_n(&s->dispatched, __ATOMIC_RELAXED);
-	f = __atomic_load_n(&s->finished, __ATOMIC_RELAXED);
-	if (d != f)
-		__atomic_fetch_add(&s->finished, d - f, __ATOMIC_RELAXED);
-	s->weight = weight;
-	s->drain = 0;
-	s->pid = getpid();
-	s->cookie = cookie;
-	rpdu_addr_fields(&ss, &s->family, &s->port, s->addr);
-	gen = __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
-	if (!gen)
-		gen = __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->live, gen, __ATOMIC_RELEASE);
+	owner.weight = weight;
+	owner.pid = getpid();
+	owner.cookie = cookie;
+	owner.addr = ss;
+	w->slot = &g->slots[w->slot_nr];
+	rpdu_slot_publish(w->slot, &owner);
 	*out = w;
 	return 0;
 

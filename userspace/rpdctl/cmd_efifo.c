@@ -135,24 +135,6 @@ static void json_socket(struct json *j, const struct proc_sock *s,
 	json_object_end(j);
 }
 
-/* The listeners of @pid, at least one, or an error already set. */
-static int find_listeners(pid_t pid, const char *listen,
-			  const struct sockaddr_storage *match,
-			  struct proc_sock **socks, size_t *n)
-{
-	int err = proc_listeners(pid, match, socks, n);
-
-	if (err)
-		return err;
-	if (*n)
-		return 0;
-	if (listen)
-		set_error("process %d: no TCP listener on %s", pid, listen);
-	else
-		set_error("process %d: no TCP listener", pid);
-	return -ENOENT;
-}
-
 static int do_status(pid_t pid, const char *listen,
 		     const struct sockaddr_storage *match)
 {
@@ -166,7 +148,7 @@ static int do_status(pid_t pid, const char *listen,
 	if (read_state(&st))
 		return fail_last();
 	if (pid > 0) {
-		if (find_listeners(pid, listen, match, &socks, &n))
+		if (proc_find_listeners(pid, listen, match, &socks, &n))
 			return fail_last();
 		reg = calloc(n, sizeof(*reg));
 		if (!reg) {
@@ -251,7 +233,7 @@ static int do_change(enum efifo_op op, pid_t pid, const char *listen,
 	ctl = open_ctl();
 	if (ctl < 0)
 		return fail_last();
-	if (find_listeners(pid, listen, match, &socks, &n)) {
+	if (proc_find_listeners(pid, listen, match, &socks, &n)) {
 		rc = fail_last();
 		goto out;
 	}

@@ -106,6 +106,8 @@ static int pin_all(struct rpd *skel, const char *dir, const struct access *acc)
 		{ RPD_PIN_CONFIG,   bpf_map__fd(skel->maps.config) },
 		{ RPD_PIN_COUNTERS, bpf_map__fd(skel->maps.counters) },
 		{ RPD_PIN_SELECTED, bpf_map__fd(skel->maps.selected) },
+		{ RPD_PIN_CONNS,    bpf_map__fd(skel->maps.conns) },
+		{ RPD_PIN_TRACK,    bpf_link__fd(skel->links.rpd_conn_end) },
 	};
 	char path[PATH_MAX];
 	size_t i;
@@ -170,6 +172,25 @@ static void print_loaded(const char *name, const char *dir, __u32 policy,
 	json_finish(&j);
 }
 
+/* The dispatcher records attached connections in the map the pinned
+ * tp_btf program reads at their end: the new program must share it.
+ */
+static int reuse_conns(struct rpd *skel, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = rpdu_group_path(path, sizeof(path), opts.bpffs, name, RPD_PIN_CONNS);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map__reuse_fd(skel->maps.conns, fd);
+	close(fd);
+	return err;
+}
+
 /* Open the dispatcher; with @reuse, bound to that group's pinned maps, so
  * the loaded program serves the very same slots and counters.
  */
@@ -201,6 +222,9 @@ static int open_skel(const char *name, __u32 nr_slots, const struct group *reuse
 			err = bpf_map__reuse_fd(skel->maps.counters, reuse->fd[GMAP_COUNTERS]);
 		if (!err)
 			err = bpf_map__reuse_fd(skel->maps.selected, reuse->fd[GMAP_SELECTED]);
+		/* the group's tracker, which stays, credits ends from this map */
+		if (!err)
+			err = reuse_conns(skel, name);
 	} else {
 		err = bpf_map__set_max_entries(skel->maps.socks, nr_slots);
 		if (!err)
@@ -231,7 +255,9 @@ static int load_prog(struct rpd *skel, const char *name)
 	return err;
 }
 
-/* open -> size the per-slot maps and the program's bound -> load -> fill */
+/* open -> size the per-slot maps and the program's bound -> load -> fill
+ * -> count the ends of attached slots' connections
+ */
 static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 		     struct rpd **out)
 {
@@ -244,6 +270,18 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 	err = load_prog(skel, name);
 	if (!err)
 		err = init_maps(skel, name, policy, nr_slots);
+	/* Counting the ends of attached slots' connections starts with the
+	 * group, so a slot is never attached before its ends are seen.
+	 */
+	if (!err) {
+		skel->links.rpd_conn_end = bpf_program__attach(skel->progs.rpd_conn_end);
+		if (!skel->links.rpd_conn_end) {
+			err = -errno;
+			set_error("cannot attach the connection counter of group '%s' to tp_btf/inet_sock_set_state: %s%s",
+				  name, strerror(-err),
+				  err == -ENOENT || err == -ESRCH ? " (the kernel has no BTF?)" : "");
+		}
+	}
 	if (err)
 		rpd__destroy(skel);
 	else

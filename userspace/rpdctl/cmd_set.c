@@ -98,11 +98,10 @@ cleanup:
 static int set_slot(const char *name, unsigned long slot,
 		    enum slot_field field, __u32 value)
 {
-	struct rpd_slot *slots = MAP_FAILED;
+	struct rpd_slot *slots = NULL;
 	size_t len = 0;
 	struct group g;
 	int rc = EXIT_FAIL;
-	long page;
 	__u32 *f;
 	int err;
 
@@ -124,19 +123,12 @@ static int set_slot(const char *name, unsigned long slot,
 		goto cleanup;
 	}
 
-	/* Not bpf_map_update_elem(): it rewrites all 64 bytes of the slot
+	/* Not bpf_map_update_elem(): it rewrites the whole slot
 	 * and would lose the dispatcher's concurrent atomic adds to
 	 * `dispatched`. Through the mapping only this one field is stored.
 	 */
-	page = sysconf(_SC_PAGESIZE);
-	len = g.nr_slots * sizeof(*slots);
-	len = (len + page - 1) / page * page;
-	slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     g.fd[GMAP_SLOTS], 0);
-	if (slots == MAP_FAILED) {
-		err = -errno;
-		rc = fail("cannot map the slots of group '%s': %s%s", name,
-			  strerror(-err), root_hint(err));
+	if (group_slots_map(&g, &slots, &len)) {
+		rc = fail_last();
 		goto cleanup;
 	}
 	f = field == FIELD_WEIGHT ? &slots[slot].weight : &slots[slot].drain;
@@ -145,7 +137,7 @@ static int set_slot(const char *name, unsigned long slot,
 	print_slot(name, slot, field, value);
 	rc = EXIT_OK;
 cleanup:
-	if (slots != MAP_FAILED)
+	if (slots)
 		munmap(slots, len);
 	group_close(&g);
 	return rc;

@@ -65,10 +65,13 @@ static void print_text(const struct view *v, size_t nv, bool slots)
 			printf("\nno slot in use\n");
 			continue;
 		}
-		printf("\n%5s  %8s  %s\n", "SLOT", "PID", "ADDRESS");
+		printf("\n%5s  %8s  %-8s  %20s  %s\n", "SLOT", "PID", "OWNER",
+		       "SOCKET", "ADDRESS");
 		for (k = 0; k < v[i].n; k++)
-			printf("%5u  %8u  %s\n", v[i].rows[k].slot,
-			       v[i].rows[k].s.pid, v[i].rows[k].addr);
+			printf("%5u  %8u  %-8s  %20llu  %s\n", v[i].rows[k].slot,
+			       v[i].rows[k].s.pid, slot_owner(&v[i].rows[k].s),
+			       (unsigned long long)v[i].rows[k].s.cookie,
+			       v[i].rows[k].addr);
 	}
 }
 
@@ -100,6 +103,9 @@ static void print_json(const struct view *v, size_t nv)
 			json_kuint(&j, "slot", v[i].rows[k].slot);
 			json_kuint(&j, "pid", v[i].rows[k].s.pid);
 			json_kstring(&j, "address", v[i].rows[k].addr);
+			json_kstring(&j, "owner", slot_owner(&v[i].rows[k].s));
+			json_kuint(&j, "cookie", v[i].rows[k].s.cookie);
+			json_kuint(&j, "holder", v[i].rows[k].s.holder);
 			json_object_end(&j);
 		}
 		json_array_end(&j);

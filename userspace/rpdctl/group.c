@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,7 +18,7 @@
 
 const char *const group_pins[] = {
 	RPD_PIN_PROG, RPD_PIN_SOCKS, RPD_PIN_SLOTS, RPD_PIN_CONFIG,
-	RPD_PIN_COUNTERS, RPD_PIN_SELECTED, NULL,
+	RPD_PIN_COUNTERS, RPD_PIN_SELECTED, RPD_PIN_CONNS, RPD_PIN_TRACK, NULL,
 };
 
 /* What each pinned map must be for this ABI; max_entries 0: nr_slots. */
@@ -39,6 +40,11 @@ static const struct {
 	[GMAP_SELECTED]	= { RPD_PIN_SELECTED, BPF_MAP_TYPE_PERCPU_ARRAY,
 			    sizeof(__u64), 0, 0 },
 };
+
+const char *slot_owner(const struct rpd_slot *s)
+{
+	return s->flags & RPD_SLOT_ATTACHED ? "attached" : "librpd";
+}
 
 /* A percpu lookup returns one value per possible CPU, each padded to 8. */
 #define PERCPU_STRIDE(size)	(((size) + 7) & ~(size_t)7)
@@ -281,18 +287,42 @@ void group_close(struct group *g)
 int group_slot_in_use(const struct group *g, __u32 slot)
 {
 	__u64 cookie;
+
+	return group_slot_cookie(g, slot, &cookie);
+}
+
+int group_slot_cookie(const struct group *g, __u32 slot, __u64 *cookie)
+{
 	int err;
 
 	/* From a syscall the sockarray yields the socket's cookie, or
 	 * ENOENT for an empty slot.
 	 */
-	err = bpf_map_lookup_elem(g->fd[GMAP_SOCKS], &slot, &cookie);
+	err = bpf_map_lookup_elem(g->fd[GMAP_SOCKS], &slot, cookie);
 	if (!err)
 		return 1;
 	if (err == -ENOENT)
 		return 0;
 	set_error("cannot read slot %u of group '%s': %s", slot, g->name,
 		  strerror(-err));
+	return err;
+}
+
+int group_slots_map(const struct group *g, struct rpd_slot **slots,
+		    size_t *len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	*len = (g->nr_slots * sizeof(**slots) + page - 1) / page * page;
+	*slots = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->fd[GMAP_SLOTS], 0);
+	if (*slots != MAP_FAILED)
+		return 0;
+	err = -errno;
+	*slots = NULL;
+	set_error("cannot map the slots of group '%s': %s%s", g->name,
+		  strerror(-err), root_hint(err));
 	return err;
 }
 

@@ -122,6 +122,38 @@ static const struct cmd cmds[] = {
 "concurrent updates of the slot's counters are never lost.\n",
 	},
 	{
+		.name = "attach",
+		.fn = cmd_attach,
+		.usage = "attach GROUP --pid PID [--listen ADDR:PORT] [--follow]",
+		.defs = DEF_GROUP,
+		.help =
+"Balance a running server that does not link librpd (nginx, HAProxy,\n"
+"Envoy): take the SO_REUSEPORT TCP listeners of process PID and of every\n"
+"process below it (a prefork server's master is enough) with\n"
+"pidfd_getfd(), put each in a free slot of GROUP and attach GROUP's\n"
+"program to their reuseport group. The server never reports its load: the\n"
+"kernel counts the end of each connection of these slots. All listeners\n"
+"get a slot or none does. Running it again is harmless: listeners already\n"
+"attached keep their slot and their worker's pid is brought up to date.\n"
+"\n"
+"  --pid PID            the server (needs CAP_SYS_PTRACE over it)\n"
+"  --listen ADDR:PORT   only listeners bound there; *:PORT or [::]:PORT\n"
+"                       for any address\n"
+"  --follow             keep watching, once a second, until PID exits or\n"
+"                       a signal comes: new listeners get slots, and slots\n"
+"                       follow their workers across reloads and restarts\n",
+	},
+	{
+		.name = "detach",
+		.fn = cmd_detach,
+		.usage = "detach GROUP",
+		.defs = DEF_GROUP,
+		.help =
+"Give the listeners attached to GROUP back to the kernel: the program\n"
+"leaves their reuseport group, whose connections the kernel's hash spreads\n"
+"again, and their slots are emptied. Slots of librpd workers stay.\n",
+	},
+	{
 		.name = "epoll-fifo",
 		.fn = cmd_epoll_fifo,
 		.usage = "epoll-fifo status [--pid PID [--listen ADDR:PORT]]\n"

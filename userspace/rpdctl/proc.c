@@ -158,8 +158,78 @@ static int getfd_error(pid_t pid, int fdnum, int err)
 	return -err;
 }
 
-/* The listeners in one process's fd table, new sockets only. */
-static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
+/* Another process, below @root, holds @s too. */
+static void proc_sock_held(struct proc_sock *s, pid_t root, pid_t pid)
+{
+	if (pid == root)
+		return;
+	s->nbelow++;
+	s->below = pid;
+}
+
+/* The socket inode behind fd @fdnum of @pid, or 0. */
+static unsigned long fd_inode(pid_t pid, int fdnum)
+{
+	char path[64], link[64];
+	unsigned long ino;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fdnum);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return 0;
+	link[len] = '\0';
+	return sscanf(link, "socket:[%lu]", &ino) == 1 ? ino : 0;
+}
+
+/*
+ * Which process waits for each listener's connections: the one whose
+ * epoll watches it ("tfd:" lines in /proc/PID/fdinfo of an epoll fd). A
+ * prefork server's workers may all hold every listener (nginx 1.22 does,
+ * with reuseport), but each watches only its own.
+ */
+static void proc_watchers(pid_t pid, struct proc_sock *socks, size_t n)
+{
+	char path[300], line[256];
+	struct dirent *de;
+	unsigned long ino;
+	int tfd;
+	size_t i;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid,
+			 de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "tfd: %d", &tfd) != 1)
+				continue;
+			ino = fd_inode(pid, tfd);
+			for (i = 0; ino && i < n; i++) {
+				if (socks[i].ino != ino)
+					continue;
+				socks[i].nwatch++;
+				socks[i].watcher = pid;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+/* The listeners in one process's fd table; sockets seen before are only
+ * counted as held by it too.
+ */
+static int proc_scan(pid_t root, pid_t pid, const struct sockaddr_storage *match,
 		     struct proc_sock **socks, size_t *n, size_t *cap)
 {
 	char path[64], link[64];
@@ -202,8 +272,11 @@ static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
 			continue;
 		for (i = 0; i < *n && (*socks)[i].ino != ino; i++)
 			;
-		if (i < *n)
-			continue;	/* shared with a process seen before */
+		if (i < *n) {
+			/* shared with a process seen before */
+			proc_sock_held(&(*socks)[i], root, pid);
+			continue;
+		}
 		fd = syscall(SYS_pidfd_getfd, pidfd, fdnum, 0);
 		if (fd < 0) {
 			if (errno == EBADF)
@@ -233,6 +306,7 @@ static int proc_scan(pid_t pid, const struct sockaddr_storage *match,
 		s->fd = fd;
 		s->ino = ino;
 		s->addr = ss;
+		proc_sock_held(s, root, pid);
 		proc_sock_name(s->name, sizeof(s->name), &ss);
 	}
 	closedir(d);
@@ -270,15 +344,41 @@ int proc_listeners(pid_t pid, const struct sockaddr_storage *match,
 		return err;
 	}
 	for (i = 0; !err && i < tree.n; i++)
-		err = proc_scan(tree.v[i], match, &socks, &cnt, &cap);
+		err = proc_scan(pid, tree.v[i], match, &socks, &cnt, &cap);
+	for (i = 0; !err && i < tree.n; i++)
+		proc_watchers(tree.v[i], socks, cnt);
 	free(tree.v);
 	if (err) {
 		proc_socks_free(socks, cnt);
 		return err;
 	}
+	for (i = 0; i < cnt; i++) {
+		if (socks[i].nwatch == 1)
+			socks[i].worker = socks[i].watcher;
+		else
+			socks[i].worker = socks[i].nbelow == 1 ? socks[i].below :
+					  socks[i].nbelow == 0 ? socks[i].pid : 0;
+	}
 	*out = socks;
 	*n = cnt;
 	return 0;
+}
+
+int proc_find_listeners(pid_t pid, const char *listen,
+			const struct sockaddr_storage *match,
+			struct proc_sock **socks, size_t *n)
+{
+	int err = proc_listeners(pid, match, socks, n);
+
+	if (err)
+		return err;
+	if (*n)
+		return 0;
+	if (listen)
+		set_error("process %d: no TCP listener on %s", pid, listen);
+	else
+		set_error("process %d: no TCP listener", pid);
+	return -ENOENT;
 }
 
 void proc_socks_free(struct proc_sock *socks, size_t n)

@@ -60,6 +60,8 @@ int cmd_show(const struct cmd *cmd, int argc, char **argv);
 int cmd_stats(const struct cmd *cmd, int argc, char **argv);
 int cmd_set(const struct cmd *cmd, int argc, char **argv);
 int cmd_epoll_fifo(const struct cmd *cmd, int argc, char **argv);
+int cmd_attach(const struct cmd *cmd, int argc, char **argv);
+int cmd_detach(const struct cmd *cmd, int argc, char **argv);
 
 /* --- cli.c: errors and argument parsing ---------------------------------- */
 
@@ -141,6 +143,9 @@ struct slot_row {
 	char addr[64];		/* "[ADDR]:PORT", from s */
 };
 
+/* "attached" (rpdctl attach) or "librpd" (the worker joined itself) */
+const char *slot_owner(const struct rpd_slot *s);
+
 extern const char *const group_pins[];	/* every pin of a group, NULL-ended */
 
 int bpffs_ready(void);
@@ -148,6 +153,13 @@ int group_dir(char *buf, size_t len, const char *name);
 int group_open(struct group *g, const char *name);
 void group_close(struct group *g);
 int group_slot_in_use(const struct group *g, __u32 slot);
+/* 1 and the listener's cookie, 0 if the slot is empty, or -errno. */
+int group_slot_cookie(const struct group *g, __u32 slot, __u64 *cookie);
+/* A shared mapping of the slot map: single fields can be stored without
+ * losing the program's concurrent atomic adds. munmap(*slots, *len).
+ */
+int group_slots_map(const struct group *g, struct rpd_slot **slots,
+		    size_t *len);
 int group_slot_read(const struct group *g, __u32 slot, struct rpd_slot *s);
 /* Every slot in use, in slot order, in *rows (free() it). */
 int group_read_in_use(const struct group *g, struct slot_row **rows,
@@ -190,6 +202,16 @@ struct proc_sock {
 	unsigned long ino;	/* socket inode: one entry per socket */
 	struct sockaddr_storage addr;
 	char name[64];		/* "127.0.0.1:8080", "[::1]:8080" */
+	/* The worker that serves it: the one process whose epoll watches
+	 * it; else the one process below the root that holds it (a prefork
+	 * master holds every listener, each worker maybe only its own); else
+	 * the first holder if nothing below holds it; else 0: unknown.
+	 */
+	pid_t worker;
+	pid_t below;		/* the last process below the root holding it */
+	int nbelow;		/* how many do */
+	pid_t watcher;		/* the last process whose epoll watches it */
+	int nwatch;		/* how many do */
 };
 
 /* Every TCP listener held by @pid or a process below it, one entry per
@@ -199,6 +221,12 @@ struct proc_sock {
  */
 int proc_listeners(pid_t pid, const struct sockaddr_storage *match,
 		   struct proc_sock **socks, size_t *n);
+/* The same, but at least one: none found is an error set with
+ * set_error() ("process PID: no TCP listener [on LISTEN]"), -ENOENT.
+ */
+int proc_find_listeners(pid_t pid, const char *listen,
+			const struct sockaddr_storage *match,
+			struct proc_sock **socks, size_t *n);
 void proc_socks_free(struct proc_sock *socks, size_t n);
 void proc_sock_name(char *buf, size_t len, const struct sockaddr_storage *ss);
 

@@ -93,17 +93,18 @@ void stats_print_text(FILE *f, const struct snapshot *sn, const char *name)
 	if (!sn->n) {
 		fprintf(f, "no slot in use\n");
 	} else {
-		fprintf(f, "%5s  %8s  %12s  %12s  %9s  %6s  %6s  %5s\n", "SLOT",
-		       "PID", "DISPATCHED", "FINISHED", "IN FLIGHT", "SHARE",
-		       "WEIGHT", "DRAIN");
+		fprintf(f, "%5s  %8s  %12s  %12s  %9s  %6s  %6s  %5s  %-8s  %s\n",
+		       "SLOT", "PID", "DISPATCHED", "FINISHED", "IN FLIGHT",
+		       "SHARE", "WEIGHT", "DRAIN", "OWNER", "SOCKET");
 		for (i = 0; i < sn->n; i++) {
 			s = &sn->rows[i].s;
-			fprintf(f, "%5u  %8u  %12llu  %12llu  %9llu  %5.1f%%  %6u  %5s\n",
+			fprintf(f, "%5u  %8u  %12llu  %12llu  %9llu  %5.1f%%  %6u  %5s  %-8s  %llu\n",
 			       sn->rows[i].slot, s->pid,
 			       (unsigned long long)s->dispatched,
 			       (unsigned long long)s->finished,
 			       (unsigned long long)inflight(s), share(sn, i),
-			       weight(s), s->drain ? "on" : "off");
+			       weight(s), s->drain ? "on" : "off",
+			       slot_owner(s), (unsigned long long)s->cookie);
 		}
 	}
 	fprintf(f, "\nbalance   max/min %.2f  cov %.3f  jain %.3f\n",
@@ -141,6 +142,8 @@ void stats_print_json(FILE *f, const struct snapshot *sn, const char *name)
 		json_kuint(&j, "weight", weight(s));
 		json_kbool(&j, "drain", s->drain);
 		json_kuint(&j, "selected", sn->selected[i]);
+		json_kstring(&j, "owner", slot_owner(s));
+		json_kuint(&j, "cookie", s->cookie);
 		json_object_end(&j);
 	}
 	json_array_end(&j);
