@@ -676,6 +676,33 @@ static __u32 pinned_prog_id(const char *bpffs)
 	return info.id;
 }
 
+/* Whether the pinned program uses the map pinned as @pin. */
+static bool prog_uses_pin(const char *bpffs, const char *pin)
+{
+	struct bpf_prog_info info = {};
+	struct bpf_map_info minfo = {};
+	__u32 len = sizeof(info), mlen = sizeof(minfo), ids[16], i;
+	char path[256];
+	bool found = false;
+	int fd, mfd;
+
+	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
+	mfd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/rpd/t/prog", bpffs);
+	fd = bpf_obj_get(path);
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (mfd >= 0 && fd >= 0 && !bpf_obj_get_info_by_fd(mfd, &minfo, &mlen) &&
+	    !bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (i = 0; i < info.nr_map_ids && i < 16; i++)
+			found |= ids[i] == minfo.id;
+	if (fd >= 0)
+		close(fd);
+	if (mfd >= 0)
+		close(mfd);
+	return found;
+}
+
 TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 {
 	int count[NW] = {}, i;
@@ -702,7 +729,13 @@ TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 	EXPECT_EQ(1, num(doc, "addresses"));
 	json_free(doc);
 	fmt(want, sizeof(want), "%s/rpd/t", self->bpffs);
-	EXPECT_STREQ("config counters prog selected slots socks", listing(buf, sizeof(buf), want));
+	EXPECT_STREQ("config conns counters prog selected slots socks track",
+		     listing(buf, sizeof(buf), want));
+	/* the tracker that stays reads the ends from the map the new
+	 * program records attached connections in
+	 */
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "conns"));
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "slots"));
 
 	/* the new program serves the same slots, policy and counters:
 	 * round-robin goes on where it was, and nothing is lost
