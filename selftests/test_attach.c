@@ -26,6 +26,7 @@
 #include "json.h"
 #include "rpd.h"
 #include "rpd_test.h"
+#include "rpd_expect.h"
 #include "rpd_util.h"
 
 #define NW		4
@@ -167,27 +168,6 @@ static const char *pidstr(pid_t pid)
 	n = (n + 1) % 4;
 	snprintf(buf[n], sizeof(buf[n]), "%d", pid);
 	return buf[n];
-}
-
-/* The run failed with @status, stdout empty, stderr "rpdctl: MSG\n". */
-static void expect_error(struct __test_metadata *_metadata,
-			 const struct rpdt_out *o, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void expect_error(struct __test_metadata *_metadata,
-			 const struct rpdt_out *o, int status, const char *fmt, ...)
-{
-	char want[1024];
-	va_list ap;
-	int n;
-
-	n = snprintf(want, sizeof(want), "rpdctl: ");
-	va_start(ap, fmt);
-	n += vsnprintf(want + n, sizeof(want) - n, fmt, ap);
-	va_end(ap);
-	snprintf(want + n, sizeof(want) - n, "\n");
-	EXPECT_EQ(status, o->status) TH_LOG("stderr: %s", o->err);
-	EXPECT_STREQ(want, o->err);
-	EXPECT_STREQ("", o->out);
 }
 
 static struct json_value *doc_of(struct __test_metadata *_metadata,

@@ -31,6 +31,7 @@
 #include "json.h"
 #include "rpd.h"
 #include "rpd_test.h"
+#include "rpd_expect.h"
 
 #define NW		4
 #define ADDR		"127.0.0.1:8080"
@@ -280,29 +281,6 @@ static const char *joined(const char *const *args)
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s: %s", #__VA_ARGS__, self->o.err); \
 	EXPECT_STREQ("", self->o.err);						\
 } while (0)
-
-/* The run failed with @status: stdout empty, stderr exactly the one line
- * "rpdctl: MSG".
- */
-static void expect_error(struct __test_metadata *_metadata,
-			 const struct rpdt_out *o, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void expect_error(struct __test_metadata *_metadata,
-			 const struct rpdt_out *o, int status, const char *fmt, ...)
-{
-	char want[1200];
-	va_list ap;
-	int n;
-
-	n = snprintf(want, sizeof(want), "rpdctl: ");
-	va_start(ap, fmt);
-	n += vsnprintf(want + n, sizeof(want) - n, fmt, ap);
-	va_end(ap);
-	snprintf(want + n, sizeof(want) - n, "\n");
-	EXPECT_EQ(status, o->status) TH_LOG("stderr: %s", o->err);
-	EXPECT_STREQ(want, o->err);
-	EXPECT_STREQ("", o->out);
-}
 
 static char *fmt(char *buf, size_t len, const char *f, ...)
 	__attribute__((format(printf, 3, 4)));
