@@ -221,3 +221,20 @@ int parse_policy(const char *name, __u32 *policy)
 	*policy = p;
 	return 0;
 }
+
+const char *cli_group_operand(const struct cmd *cmd, int argc, char **argv)
+{
+	if (optind == argc) {
+		fail_usage("%s: missing GROUP; see 'rpdctl %s help'", cmd->name,
+			   cmd->name);
+		return NULL;
+	}
+	if (argc - optind > 1) {
+		fail_usage("%s: unexpected argument '%s'; see 'rpdctl %s help'",
+			   cmd->name, argv[optind + 1], cmd->name);
+		return NULL;
+	}
+	if (parse_group(argv[optind]))
+		return NULL;
+	return argv[optind];
+}

@@ -436,12 +436,7 @@ int cmd_attach(const struct cmd *cmd, int argc, char **argv)
 	}
 	if (cli_opts_done())
 		return EXIT_USAGE;
-	if (optind == argc)
-		return fail_usage("attach: missing GROUP; see 'rpdctl attach help'");
-	if (argc - optind > 1)
-		return fail_usage("attach: unexpected argument '%s'; see 'rpdctl attach help'",
-				  argv[optind + 1]);
-	if (parse_group(argv[optind]))
+	if (!cli_group_operand(cmd, argc, argv))
 		return EXIT_USAGE;
 	if (!pid_arg)
 		return fail_usage("attach: missing --pid PID");
@@ -591,12 +586,7 @@ int cmd_detach(const struct cmd *cmd, int argc, char **argv)
 {
 	if (cli_no_options(cmd, argc, argv))
 		return EXIT_USAGE;
-	if (optind == argc)
-		return fail_usage("detach: missing GROUP; see 'rpdctl detach help'");
-	if (argc - optind > 1)
-		return fail_usage("detach: unexpected argument '%s'; see 'rpdctl detach help'",
-				  argv[optind + 1]);
-	if (parse_group(argv[optind]))
+	if (!cli_group_operand(cmd, argc, argv))
 		return EXIT_USAGE;
 	if (bpffs_ready())
 		return fail_last();

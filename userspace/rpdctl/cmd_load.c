@@ -501,12 +501,7 @@ int cmd_load(const struct cmd *cmd, int argc, char **argv)
 					  mode_arg);
 		acc.mode = mode;
 	}
-	if (optind == argc)
-		return fail_usage("load: missing GROUP; see 'rpdctl load help'");
-	if (argc - optind > 1)
-		return fail_usage("load: unexpected argument '%s'; see 'rpdctl load help'",
-				  argv[optind + 1]);
-	if (parse_group(argv[optind]))
+	if (!cli_group_operand(cmd, argc, argv))
 		return EXIT_USAGE;
 	return load_group(argv[optind], policy, nr, &acc);
 }
@@ -521,13 +516,8 @@ int cmd_unload(const struct cmd *cmd, int argc, char **argv)
 
 	if (cli_no_options(cmd, argc, argv))
 		return EXIT_USAGE;
-	if (optind == argc)
-		return fail_usage("unload: missing GROUP; see 'rpdctl unload help'");
-	if (argc - optind > 1)
-		return fail_usage("unload: unexpected argument '%s'; see 'rpdctl unload help'",
-				  argv[optind + 1]);
-	name = argv[optind];
-	if (parse_group(name))
+	name = cli_group_operand(cmd, argc, argv);
+	if (!name)
 		return EXIT_USAGE;
 	if (bpffs_ready() || group_dir(dir, sizeof(dir), name))
 		return fail_last();
@@ -677,13 +667,8 @@ int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 
 	if (cli_no_options(cmd, argc, argv))
 		return EXIT_USAGE;
-	if (optind == argc)
-		return fail_usage("upgrade: missing GROUP; see 'rpdctl upgrade help'");
-	if (argc - optind > 1)
-		return fail_usage("upgrade: unexpected argument '%s'; see 'rpdctl upgrade help'",
-				  argv[optind + 1]);
-	name = argv[optind];
-	if (parse_group(name))
+	name = cli_group_operand(cmd, argc, argv);
+	if (!name)
 		return EXIT_USAGE;
 	if (bpffs_ready() || group_open(&g, name))
 		return fail_last();

@@ -142,12 +142,7 @@ int cmd_stats(const struct cmd *cmd, int argc, char **argv)
 			return fail_usage("invalid --watch '%s': use a positive number of seconds, at most %.0f",
 					  watch_arg, WATCH_MAX_SECONDS);
 	}
-	if (optind == argc)
-		return fail_usage("stats: missing GROUP; see 'rpdctl stats help'");
-	if (argc - optind > 1)
-		return fail_usage("stats: unexpected argument '%s'; see 'rpdctl stats help'",
-				  argv[optind + 1]);
-	if (parse_group(argv[optind]))
+	if (!cli_group_operand(cmd, argc, argv))
 		return EXIT_USAGE;
 	return stats(argv[optind], watch);
 }

@@ -113,6 +113,10 @@ bool parse_ulong(const char *s, unsigned long min, unsigned long max,
 		 unsigned long *out);
 /* 0, or EXIT_USAGE after reporting why */
 int parse_group(const char *name);
+/* The one GROUP operand after the options, checked; NULL once a usage
+ * error naming @cmd is printed.
+ */
+const char *cli_group_operand(const struct cmd *cmd, int argc, char **argv);
 int parse_policy(const char *name, __u32 *policy);
 
 /* --- group.c: the pins of a loaded group -------------------------------- */
