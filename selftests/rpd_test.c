@@ -342,3 +342,12 @@ int rpdt_slot(const char *bpffs, const char *group, __u32 slot,
 	close(fd);
 	return err;
 }
+
+__u64 rpdt_cookie(int fd)
+{
+	socklen_t len = sizeof(__u64);
+	__u64 c = 0;
+
+	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
+	return c;
+}

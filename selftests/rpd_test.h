@@ -49,6 +49,9 @@ int rpdt_connect(const char *addr, int sport);
 /* Close with a RST, leaving no TIME_WAIT, so a 4-tuple can be reused. */
 void rpdt_abort(int fd);
 
+/* SO_COOKIE of socket @fd, 0 if it has none. */
+__u64 rpdt_cookie(int fd);
+
 /* Wait up to @timeout_ms for a connection on one of @n listeners; accept
  * it and return its fd, with the listener's index in @which. -ETIMEDOUT
  * if none came.

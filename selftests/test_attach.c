@@ -216,15 +216,6 @@ static const char *fmt_path(const char *fmt, int k)
 	return buf;
 }
 
-static __u64 cookie_of(int fd)
-{
-	socklen_t len = sizeof(__u64);
-	__u64 c = 0;
-
-	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
-	return c;
-}
-
 /* slot of listener i, from 'show -j' */
 static void slots_of(struct __test_metadata *_metadata, FIXTURE_DATA(attach) *self,
 		     int *slot, pid_t *pid)
@@ -239,7 +230,7 @@ static void slots_of(struct __test_metadata *_metadata, FIXTURE_DATA(attach) *se
 	for (i = 0; i < NW; i++) {
 		slot[i] = -1;
 		for (k = 0; k < n; k++) {
-			if (num(doc, "groups[0].slots[%d].cookie", k) != cookie_of(self->lfd[i]))
+			if (num(doc, "groups[0].slots[%d].cookie", k) != rpdt_cookie(self->lfd[i]))
 				continue;
 			slot[i] = num(doc, "groups[0].slots[%d].slot", k);
 			pid[i] = num(doc, "groups[0].slots[%d].pid", k);
@@ -334,7 +325,7 @@ TEST_F(attach, fills_slots_and_names_the_workers)
 
 		snprintf(want, sizeof(want),
 			 "group 't': slot %d %s socket %llu, worker %d (already attached)\n",
-			 slot[i], ADDR, (unsigned long long)cookie_of(self->lfd[i]),
+			 slot[i], ADDR, (unsigned long long)rpdt_cookie(self->lfd[i]),
 			 self->workers[i]);
 		EXPECT_NE(NULL, strstr(self->o.out, want)) TH_LOG("no '%s' in %s", want, self->o.out);
 	}

@@ -294,15 +294,6 @@ static char *fmt(char *buf, size_t len, const char *f, ...)
 	return buf;
 }
 
-static __u64 cookie_of(int fd)
-{
-	socklen_t len = sizeof(__u64);
-	__u64 c = 0;
-
-	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
-	return c;
-}
-
 /* The entries of @dir, sorted and space-separated; "-" if it is missing. */
 static char *listing(char *buf, size_t len, const char *dir)
 {
@@ -990,7 +981,7 @@ TEST_F(rpdctl, show)
 			if (rpd_worker_slot(self->w[i]) == slot)
 				k += snprintf(want + k, sizeof(want) - k, "%5d  %8d  librpd    %20llu  %s\n",
 					      slot, getpid(),
-					      (unsigned long long)cookie_of(rpd_worker_fd(self->w[i])),
+					      (unsigned long long)rpdt_cookie(rpd_worker_fd(self->w[i])),
 					      addrs[i]);
 		}
 	}
@@ -1319,7 +1310,7 @@ TEST_F(rpdctl, stats_even_split)
 		ASSERT_LE(0, k) TH_LOG("slot %d not listed", slot);
 		EXPECT_EQ(12, json_len(doc, fmt(want, sizeof(want), "slots[%d]", k)));
 		EXPECT_STREQ("librpd", str(doc, "slots[%d].owner", k));
-		EXPECT_EQ(cookie_of(rpd_worker_fd(self->w[i])), num(doc, "slots[%d].cookie", k));
+		EXPECT_EQ(rpdt_cookie(rpd_worker_fd(self->w[i])), num(doc, "slots[%d].cookie", k));
 		EXPECT_EQ(getpid(), num(doc, "slots[%d].pid", k));
 		EXPECT_STREQ(ADDR, str(doc, "slots[%d].address", k));
 		EXPECT_EQ(3, num(doc, "slots[%d].dispatched", k));
@@ -1350,7 +1341,7 @@ TEST_F(rpdctl, stats_even_split)
 		fmt(want, sizeof(want), "\n%5d  %8d  %12d  %12d  %9d  %5.1f%%  %6d  %5s  librpd    %llu\n",
 		    rpd_worker_slot(self->w[i]), getpid(), 3, i == 1 ? 2 : 0,
 		    i == 1 ? 1 : 3, 25.0, 1, "off",
-		    (unsigned long long)cookie_of(rpd_worker_fd(self->w[i])));
+		    (unsigned long long)rpdt_cookie(rpd_worker_fd(self->w[i])));
 		EXPECT_NE(NULL, strstr(self->o.out, want)) TH_LOG("no row '%s' in:\n%s", want, self->o.out);
 	}
 	for (l = self->o.out; (l = strstr(l, "    off  librpd    ")); l++)

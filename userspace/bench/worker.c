@@ -227,17 +227,26 @@ static void held_sweep(struct wstate *st)
 	st->nheld = j;
 }
 
-static void __attribute__((noreturn)) run_blocking(struct wstate *st)
+/* The next connection of a blocking listener; a worker without one dies. */
+static int accept_wait(struct wstate *st)
 {
 	int c;
 
 	for (;;) {
 		c = accept4(st->w->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (rpdu_accept_retry(errno))
-				continue;
+		if (c >= 0)
+			return c;
+		if (!rpdu_accept_retry(errno))
 			wdie(st, "accept: %s", strerror(errno));
-		}
+	}
+}
+
+static void __attribute__((noreturn)) run_blocking(struct wstate *st)
+{
+	int c;
+
+	for (;;) {
+		c = accept_wait(st);
 		if (serve(st, c)) {
 			if (st->nheld == st->held_cap) {
 				st->held_cap = st->held_cap ? 2 * st->held_cap : 256;
@@ -300,12 +309,7 @@ static void *acceptor(void *arg)
 	int c;
 
 	for (;;) {
-		c = accept4(st->w->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (rpdu_accept_retry(errno))
-				continue;
-			wdie(st, "accept: %s", strerror(errno));
-		}
+		c = accept_wait(st);
 		ev.data.u64 = EVDATA(TAG_NEW, c);
 		if (epoll_ctl(st->ep, EPOLL_CTL_ADD, c, &ev))
 			wdie(st, "epoll_ctl(new connection): %s", strerror(errno));
