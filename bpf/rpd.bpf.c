@@ -9,7 +9,8 @@
  * A slot attached from outside (rpdctl attach) belongs to a server that
  * never reports its load. For those the dispatcher records which slot each
  * connection went to, keyed by its 4-tuple, and rpd_conn_end credits the
- * slot when the connection's socket closes.
+ * slot when the connection's socket closes; it is linked by the first
+ * attach, as a group of librpd workers alone never needs it.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

@@ -12,8 +12,10 @@
  *   selected  PERCPU_ARRAY of __u64, selections per slot
  *   conns     LRU_HASH, struct rpd_conn_key -> struct rpd_conn: the slot
  *             each connection to an attached slot was dispatched to
- *   track     the link of the tp_btf/inet_sock_set_state program that
- *             counts those connections' ends
+ *   tracker   the tp_btf/inet_sock_set_state program that counts those
+ *             connections' ends
+ *   track     its link: made by the first 'rpdctl attach', so a group of
+ *             librpd workers alone never runs it; it stays until unload
  */
 #ifndef RPD_ABI_H
 #define RPD_ABI_H

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <bpf/bpf.h>
 
 #include "kselftest_harness.h"
 #include "json.h"
@@ -334,6 +335,58 @@ TEST_F(attach, fills_slots_and_names_the_workers)
 	ASSERT_NE(NULL, doc);
 	EXPECT_EQ(NW, num(doc, "groups[0].slots_in_use"));
 	json_free(doc);
+}
+
+/* The id of the program pinned at @pin of group t, or of a link's program */
+static __u32 pinned_prog(const char *bpffs, const char *pin, bool link)
+{
+	struct bpf_link_info linfo = {};
+	struct bpf_prog_info info = {};
+	__u32 len = link ? sizeof(linfo) : sizeof(info), id = 0;
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (link && !bpf_obj_get_info_by_fd(fd, &linfo, &len))
+		id = linfo.prog_id;
+	else if (!link && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		id = info.id;
+	close(fd);
+	return id;
+}
+
+/* The end tracker runs on every TCP state change of the host: only a
+ * group with attached slots pays for it, from its first attach to unload.
+ */
+TEST_F(attach, links_the_end_tracker_on_first_attach)
+{
+	char path[256];
+	__u32 tracker;
+
+	snprintf(path, sizeof(path), "%s/rpd/t/track", self->bpffs);
+	tracker = pinned_prog(self->bpffs, "tracker", false);
+	ASSERT_NE(0, tracker);
+	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("%s exists before any attach", path);
+
+	/* a refused attach links nothing */
+	CTL("attach", "t", "--pid", pidstr(self->server), "--listen", PLAIN_ADDR);
+	EXPECT_EQ(1, self->o.status);
+	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("%s exists after a failed attach", path);
+
+	CTL_OK("attach", "t", "--pid", pidstr(self->server), "--listen", ADDR);
+	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+	/* a second attach keeps the one link, a detach leaves it */
+	CTL_OK("attach", "t", "--pid", pidstr(self->server));
+	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+	CTL_OK("detach", "t");
+	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+
+	CTL_OK("unload", "t");
+	EXPECT_EQ(-1, access(path, F_OK));
+	EXPECT_EQ(0, pinned_prog(self->bpffs, "tracker", false));
 }
 
 /* The server never reports: least-conn still sees each end. */

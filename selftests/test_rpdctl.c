@@ -435,7 +435,7 @@ TEST_F(rpdctl, load_pins_and_refuses_a_second_load)
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);
 	EXPECT_STREQ("", self->o.err);
 	EXPECT_STREQ("t", root_listing(self, buf, sizeof(buf)));
-	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks tracker", listing(buf, sizeof(buf), dir));
 	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		fmt(p, sizeof(p), "%s/%s", dir, pins[i]);
 		ASSERT_EQ(0, stat(p, &st)) TH_LOG("%s: %s", p, strerror(errno));
@@ -621,21 +621,21 @@ TEST_F(rpdctl, failed_loads_leave_nothing_behind)
 	EXPECT_EQ(1, won);
 	EXPECT_EQ(7, lost);
 	EXPECT_STREQ("c t", listing(buf, sizeof(buf), root));
-	EXPECT_STREQ("config conns counters prog selected slots socks track",
+	EXPECT_STREQ("config conns counters prog selected slots socks tracker",
 		     listing(buf, sizeof(buf), fmt(want, sizeof(want), "%s/c", root)));
 }
 
 /* --- upgrade ----------------------------------------------------------------- */
 
 /* the id of the program pinned for group t */
-static __u32 pinned_prog_id(const char *bpffs)
+static __u32 pinned_prog_id(const char *bpffs, const char *pin)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	char path[256];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/rpd/t/prog", bpffs);
+	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -645,8 +645,8 @@ static __u32 pinned_prog_id(const char *bpffs)
 	return info.id;
 }
 
-/* Whether the pinned program uses the map pinned as @pin. */
-static bool prog_uses_pin(const char *bpffs, const char *pin)
+/* Whether the program pinned as @prog uses the map pinned as @pin. */
+static bool prog_uses_pin(const char *bpffs, const char *prog, const char *pin)
 {
 	struct bpf_prog_info info = {};
 	struct bpf_map_info minfo = {};
@@ -657,7 +657,7 @@ static bool prog_uses_pin(const char *bpffs, const char *pin)
 
 	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
 	mfd = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/rpd/t/prog", bpffs);
+	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, prog);
 	fd = bpf_obj_get(path);
 	info.nr_map_ids = 16;
 	info.map_ids = (__u64)(unsigned long)ids;
@@ -677,7 +677,7 @@ TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 	int count[NW] = {}, i;
 	struct rpd_counters c;
 	struct json_value *doc;
-	__u32 before, after;
+	__u32 before, after, tracker;
 	char want[256], buf[256];
 
 	CTL("upgrade", "t");
@@ -687,24 +687,30 @@ TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 
 	start_workers(_metadata, self, "round-robin", NW);
 	ASSERT_EQ(0, rpdt_spread(self->w, NW, ADDR, 2 * NW, count, NULL));
-	before = pinned_prog_id(self->bpffs);
+	before = pinned_prog_id(self->bpffs, "prog");
 	ASSERT_NE(0, before);
+	tracker = pinned_prog_id(self->bpffs, "tracker");
+	ASSERT_NE(0, tracker);
 
 	CTL_OK("-j", "upgrade", "t");
-	after = pinned_prog_id(self->bpffs);
+	after = pinned_prog_id(self->bpffs, "prog");
 	EXPECT_NE(before, after);
+	EXPECT_NE(tracker, pinned_prog_id(self->bpffs, "tracker"));
 	doc = parse_doc(_metadata, self->o.out);
 	EXPECT_EQ(after, num(doc, "prog_id"));
 	EXPECT_EQ(1, num(doc, "addresses"));
 	json_free(doc);
 	fmt(want, sizeof(want), "%s/rpd/t", self->bpffs);
-	EXPECT_STREQ("config conns counters prog selected slots socks track",
+	EXPECT_STREQ("config conns counters prog selected slots socks tracker",
 		     listing(buf, sizeof(buf), want));
-	/* the tracker that stays reads the ends from the map the new
-	 * program records attached connections in
+	/* a tracker linked before the upgrade stays, and reads the ends
+	 * from the map the new program records attached connections in;
+	 * the new tracker, for the next first attach, shares it too
 	 */
-	EXPECT_TRUE(prog_uses_pin(self->bpffs, "conns"));
-	EXPECT_TRUE(prog_uses_pin(self->bpffs, "slots"));
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "prog", "conns"));
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "prog", "slots"));
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "tracker", "conns"));
+	EXPECT_TRUE(prog_uses_pin(self->bpffs, "tracker", "slots"));
 
 	/* the new program serves the same slots, policy and counters:
 	 * round-robin goes on where it was, and nothing is lost
@@ -892,7 +898,7 @@ TEST_F(rpdctl, unload)
 	CTL("unload", "t");
 	expect_error(_metadata, &self->o, 1,
 		     "cannot remove %s: it holds 'extra', which rpdctl did not pin; remove it by hand", dir);
-	EXPECT_STREQ("config conns counters extra prog selected slots socks track", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters extra prog selected slots socks tracker", listing(buf, sizeof(buf), dir));
 	ASSERT_EQ(0, unlink(p));
 	CTL_OK("unload", "t");
 	EXPECT_STREQ("-", listing(buf, sizeof(buf), dir));
@@ -1168,7 +1174,7 @@ TEST_F(rpdctl, unprivileged_is_told_to_run_as_root)
 		     o->out);
 	ASSERT_EQ(0, ctl_as_nobody(o, self->bpffs, ARGS("unload", "t")));
 	expect_error(_metadata, o, 1, "cannot remove %s/prog: Permission denied (run as root)", dir);
-	EXPECT_STREQ("config conns counters prog selected slots socks track", listing(buf, sizeof(buf), dir));
+	EXPECT_STREQ("config conns counters prog selected slots socks tracker", listing(buf, sizeof(buf), dir));
 	munmap(o, sizeof(*o));
 }
 
@@ -1207,6 +1213,7 @@ TEST_F(rpdctl, load_owner_and_mode)
 	};
 	static const char *const pins[] = {
 		"prog", "socks", "slots", "config", "counters", "selected",
+		"conns", "tracker",
 	};
 	char dir[128], p[256], buf[512];
 	struct rpd_group *g;
@@ -1238,6 +1245,10 @@ TEST_F(rpdctl, load_owner_and_mode)
 		EXPECT_STREQ("65534:65534 0660",
 			     owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/%s", dir, pins[i])))
 			TH_LOG("pin %d", i);
+	/* the programs an upgrade pins anew keep the group's owner and mode */
+	CTL_OK("upgrade", "s");
+	EXPECT_STREQ("65534:65534 0660", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/prog", dir)));
+	EXPECT_STREQ("65534:65534 0660", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/tracker", dir)));
 	/* group t is still root's alone */
 	EXPECT_STREQ("0:0 0600", owner_mode(buf, sizeof(buf), fmt(p, sizeof(p), "%s/rpd/t/slots", self->bpffs)));
 

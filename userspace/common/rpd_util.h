@@ -23,7 +23,8 @@
 #define RPD_PIN_COUNTERS	"counters"
 #define RPD_PIN_SELECTED	"selected"
 #define RPD_PIN_CONNS		"conns"
-#define RPD_PIN_TRACK		"track"
+#define RPD_PIN_TRACKER		"tracker"	/* the end tracker program */
+#define RPD_PIN_TRACK		"track"		/* its link, from the first attach */
 
 /* 1-64 of [A-Za-z0-9_-]: one path component that bpffs accepts. */
 #define RPD_GROUP_NAME_RULE	"1-64 of A-Z a-z 0-9 _ - (bpffs refuses dots)"

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 
 #include "json.h"
@@ -146,13 +147,12 @@ static int check_other_groups(const char *name, struct target *t, size_t n)
 	return err;
 }
 
-static int open_prog(const struct group *g)
+static int open_pin(const struct group *g, const char *pin)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (rpdu_group_path(path, sizeof(path), opts.bpffs, g->name,
-			    RPD_PIN_PROG)) {
+	if (rpdu_group_path(path, sizeof(path), opts.bpffs, g->name, pin)) {
 		set_error("the path of group '%s' under %s is too long",
 			  g->name, opts.bpffs);
 		return -1;
@@ -162,6 +162,58 @@ static int open_prog(const struct group *g)
 		set_error("cannot open %s: %s%s", path, strerror(errno),
 			  root_hint(-errno));
 	return fd;
+}
+
+/*
+ * The group's end tracker runs from its first attached slot on: linked
+ * here, before any slot is claimed, so no attached connection ends
+ * unseen, and pinned with the owner and mode of the tracker's own pin.
+ * Another attach may win the race to the pin; its link does the same.
+ */
+static int link_tracker(const struct group *g)
+{
+	char path[PATH_MAX], prog[PATH_MAX];
+	struct stat st;
+	int prog_fd, link_fd, err;
+
+	if (rpdu_group_path(path, sizeof(path), opts.bpffs, g->name, RPD_PIN_TRACK) ||
+	    rpdu_group_path(prog, sizeof(prog), opts.bpffs, g->name, RPD_PIN_TRACKER)) {
+		set_error("the path of group '%s' under %s is too long",
+			  g->name, opts.bpffs);
+		return -ENAMETOOLONG;
+	}
+	if (!stat(path, &st))
+		return 0;
+	prog_fd = bpf_obj_get(prog);
+	if (prog_fd < 0 || stat(prog, &st)) {
+		err = -errno;
+		set_error("cannot open %s: %s%s", prog, strerror(-err), root_hint(err));
+		if (prog_fd >= 0)
+			close(prog_fd);
+		return err;
+	}
+	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
+	err = link_fd < 0 ? -errno : 0;
+	close(prog_fd);
+	if (err) {
+		set_error("cannot link the end tracker of group '%s' to tp_btf/inet_sock_set_state: %s%s",
+			  g->name, strerror(-err), root_hint(err));
+		return err;
+	}
+	err = bpf_obj_pin(link_fd, path);
+	if (err == -EEXIST) {
+		err = 0;
+	} else if (err) {
+		set_error("cannot pin %s: %s%s", path, strerror(-err), root_hint(err));
+	} else if (chown(path, st.st_uid, st.st_gid) ||
+		   chmod(path, st.st_mode & 07777)) {
+		err = -errno;
+		set_error("cannot give %s the owner and mode of %s: %s", path,
+			  prog, strerror(-err));
+		unlink(path);
+	}
+	close(link_fd);
+	return err;
 }
 
 static int attach_prog(const struct target *t, int prog_fd, const char *name)
@@ -358,8 +410,8 @@ static int attach_pass(const char *name, pid_t pid, const char *listen,
 		rc = fail_last();
 		goto cleanup;
 	}
-	prog_fd = open_prog(&g);
-	if (prog_fd < 0 || group_slots_map(&g, &slots, &len) ||
+	prog_fd = open_pin(&g, RPD_PIN_PROG);
+	if (prog_fd < 0 || link_tracker(&g) || group_slots_map(&g, &slots, &len) ||
 	    claim_all(&g, slots, t, nt, pid, prog_fd) ||
 	    refresh(&g, slots, t, nt, prog_fd)) {
 		rc = fail_last();

@@ -107,7 +107,7 @@ static int pin_all(struct rpd *skel, const char *dir, const struct access *acc)
 		{ RPD_PIN_COUNTERS, bpf_map__fd(skel->maps.counters) },
 		{ RPD_PIN_SELECTED, bpf_map__fd(skel->maps.selected) },
 		{ RPD_PIN_CONNS,    bpf_map__fd(skel->maps.conns) },
-		{ RPD_PIN_TRACK,    bpf_link__fd(skel->links.rpd_conn_end) },
+		{ RPD_PIN_TRACKER,  bpf_program__fd(skel->progs.rpd_conn_end) },
 	};
 	char path[PATH_MAX];
 	size_t i;
@@ -255,8 +255,10 @@ static int load_prog(struct rpd *skel, const char *name)
 	return err;
 }
 
-/* open -> size the per-slot maps and the program's bound -> load -> fill
- * -> count the ends of attached slots' connections
+/* open -> size the per-slot maps and the program's bound -> load -> fill.
+ * The end tracker is loaded (so a kernel without BTF fails here) but not
+ * linked: 'rpdctl attach' links it, as only attached slots need it, and
+ * it runs on every TCP state change of the host.
  */
 static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 		     struct rpd **out)
@@ -270,18 +272,6 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 	err = load_prog(skel, name);
 	if (!err)
 		err = init_maps(skel, name, policy, nr_slots);
-	/* Counting the ends of attached slots' connections starts with the
-	 * group, so a slot is never attached before its ends are seen.
-	 */
-	if (!err) {
-		skel->links.rpd_conn_end = bpf_program__attach(skel->progs.rpd_conn_end);
-		if (!skel->links.rpd_conn_end) {
-			err = -errno;
-			set_error("cannot attach the connection counter of group '%s' to tp_btf/inet_sock_set_state: %s%s",
-				  name, strerror(-err),
-				  err == -ENOENT || err == -ESRCH ? " (the kernel has no BTF?)" : "");
-		}
-	}
 	if (err)
 		rpd__destroy(skel);
 	else
@@ -649,15 +639,59 @@ static void print_upgraded(const char *name, __u32 id, __u32 naddr)
 	json_finish(&j);
 }
 
+/* Pin @fd as DIR/PIN~upgrading~PID, then rename it over DIR/PIN: a worker
+ * opening the pin gets the old object or the new one, never none. The new
+ * pin gets the old one's owner and mode (those of 'slots' if there was
+ * none), which 'load --owner/--mode' set for the whole group.
+ */
+static int repin(int fd, const char *dir, const char *pin, const char *group)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], like[PATH_MAX];
+	struct access acc;
+	struct stat st;
+	int err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, pin) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s~upgrading~%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp)) {
+		set_error("the path of group '%s' under %s is too long", group,
+			  opts.bpffs);
+		return -ENAMETOOLONG;
+	}
+	snprintf(like, sizeof(like), "%s/%s", dir, RPD_PIN_SLOTS);
+	if (stat(path, &st) && stat(like, &st)) {
+		err = -errno;
+		set_error("cannot read %s: %s%s", like, strerror(-err), root_hint(err));
+		return err;
+	}
+	acc.uid = st.st_uid;
+	acc.gid = st.st_gid;
+	acc.mode = st.st_mode & 07777;
+	err = bpf_obj_pin(fd, tmp);
+	if (err) {
+		set_error("cannot pin %s: %s%s", tmp, strerror(-err), root_hint(err));
+		return err;
+	}
+	err = set_access(tmp, &acc, acc.mode);
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+		set_error("cannot move %s to %s: %s", tmp, path, strerror(-err));
+	}
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 /*
  * Load this rpdctl's dispatcher against the group's pinned maps (slots,
  * counters, policy and weights carry over), attach it to every address
  * the group serves, then rename its pin over the old one, so a worker
- * that joins later attaches the new program too.
+ * that joins later attaches the new program too. The end tracker's pin
+ * is replaced the same way for the next first attach; a tracker already
+ * linked keeps running, reading the same conns map.
  */
 int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 {
-	char tmp[PATH_MAX], pin[PATH_MAX];
 	struct rpd *skel = NULL;
 	const char *name;
 	__u32 id, naddr = 0;
@@ -672,12 +706,6 @@ int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	if (bpffs_ready() || group_open(&g, name))
 		return fail_last();
-	if (snprintf(pin, sizeof(pin), "%s/%s", g.dir, RPD_PIN_PROG) >= (int)sizeof(pin) ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s~upgrading~%d", g.dir, RPD_PIN_PROG,
-		     (int)getpid()) >= (int)sizeof(tmp)) {
-		group_close(&g);
-		return fail("the path of group '%s' under %s is too long", name, opts.bpffs);
-	}
 	err = open_skel(name, g.nr_slots, &g, &skel);
 	if (!err)
 		err = load_prog(skel, name);
@@ -689,21 +717,17 @@ int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 		rc = fail_last();
 		goto cleanup;
 	}
-	/* as in install(): no signal between the pin and its rename */
+	/* as in install(): no signal between a pin and its rename */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	err = bpf_obj_pin(bpf_program__fd(skel->progs.rpd_dispatch), tmp);
-	if (err) {
-		set_error("cannot pin %s: %s%s", tmp, strerror(-err), root_hint(err));
-	} else if (rename(tmp, pin)) {
-		err = -errno;
-		set_error("cannot move %s to %s: %s", tmp, pin, strerror(-err));
-		unlink(tmp);
-	}
+	err = repin(bpf_program__fd(skel->progs.rpd_dispatch), g.dir, RPD_PIN_PROG, name);
+	if (!err)
+		err = repin(bpf_program__fd(skel->progs.rpd_conn_end), g.dir,
+			    RPD_PIN_TRACKER, name);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		rc = fail_last();

@@ -18,7 +18,8 @@
 
 const char *const group_pins[] = {
 	RPD_PIN_PROG, RPD_PIN_SOCKS, RPD_PIN_SLOTS, RPD_PIN_CONFIG,
-	RPD_PIN_COUNTERS, RPD_PIN_SELECTED, RPD_PIN_CONNS, RPD_PIN_TRACK, NULL,
+	RPD_PIN_COUNTERS, RPD_PIN_SELECTED, RPD_PIN_CONNS, RPD_PIN_TRACKER,
+	RPD_PIN_TRACK, NULL,
 };
 
 /* What each pinned map must be for this ABI; max_entries 0: nr_slots. */
