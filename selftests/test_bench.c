@@ -104,6 +104,7 @@ static void check_report(struct __test_metadata *_metadata, const char *out,
 		v = num(doc, i, "jain");
 		EXPECT_TRUE(v > 0 && v <= 1) TH_LOG("%s: jain %g", name, v);
 		EXPECT_LE(1, num(doc, i, "max_min")) TH_LOG("%s", name);
+		EXPECT_LT(0, num(doc, i, "rate")) TH_LOG("%s", name);
 	}
 	json_free(doc);
 }
@@ -119,12 +120,31 @@ TEST_F_TIMEOUT(bench, open_loop, BENCH_TIMEOUT)
 
 TEST_F_TIMEOUT(bench, closed_loop_repeated, BENCH_TIMEOUT)
 {
+	struct json_value *doc;
+	char err[128], path[64];
+	double v;
+	int i;
+
 	/* two repetitions are summed: twice the connections */
 	ASSERT_EQ(0, rpdt_run(&self->o, "rpd-bench",
 			      ARGS("compare", "accept-rate", "--workers", "3", "--conns", "100",
 				   "-c", "8", "--reps", "2", "--json")));
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);
 	check_report(_metadata, self->o.out, all_models, NR_MODELS, 200, 3);
+	/* a closed loop's rates are also given as shares of the hash's */
+	doc = json_parse(self->o.out, strlen(self->o.out), err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	for (i = 0; i < NR_MODELS; i++) {
+		snprintf(path, sizeof(path), "models[%d].rate_vs_hash", i);
+		v = json_num(doc, path);
+		snprintf(path, sizeof(path), "models[%d].skipped", i);
+		if (!strcmp(all_models[i], "reuseport-hash") || json_str(doc, path)) {
+			EXPECT_TRUE(isnan(v)) TH_LOG("%s: %g", all_models[i], v);
+		} else {
+			EXPECT_LT(0, v) TH_LOG("%s", all_models[i]);
+		}
+	}
+	json_free(doc);
 }
 
 TEST_F_TIMEOUT(bench, persistent, BENCH_TIMEOUT)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -182,6 +183,57 @@ static void ratio(FILE *f, double v, double base, int width)
 		fprintf(f, " %*s", width, "-");
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Model @m's rate as a share of reuseport-hash's in the same repetition:
+ * the models of one repetition run back to back, so a slow spell of the
+ * machine (another guest, a timer storm) hits both sides of a ratio, and
+ * the median over repetitions drops a spell that fell between them.
+ * Returns how many repetitions were paired (0: no ratio).
+ */
+static int rate_share(const struct model_result *mr, int m, double *med,
+		      double *lo, double *hi)
+{
+	const struct model_result *h = &mr[M_REUSEPORT_HASH];
+	double r[16];
+	int i, n = 0;
+
+	if (!h->ran || !mr[m].ran || m == M_REUSEPORT_HASH)
+		return 0;
+	for (i = 0; i < mr[m].reps && i < h->reps && i < 16; i++)
+		if (h->rep_rate[i] > 0)
+			r[n++] = mr[m].rep_rate[i] / h->rep_rate[i];
+	if (!n)
+		return 0;
+	qsort(r, n, sizeof(r[0]), cmp_double);
+	*med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+	*lo = r[0];
+	*hi = r[n - 1];
+	return n;
+}
+
+static void print_rate_shares(FILE *f, const struct model_result *mr)
+{
+	double med, lo, hi;
+	bool head = false;
+	int m;
+
+	for (m = 0; m < M_NR; m++) {
+		if (rate_share(mr, m, &med, &lo, &hi) < 2)
+			continue;
+		if (!head)
+			fprintf(f, "\nrate/s as a share of reuseport-hash's in the same repetition: median (min-max)\n");
+		head = true;
+		fprintf(f, "%-20s %5.3f (%5.3f-%5.3f)\n", models[m].name, med, lo, hi);
+	}
+}
+
 void print_table(FILE *f, const struct cfg *c, const struct model_result *mr)
 {
 	const struct model_result *sb = &mr[M_SHARED_BLOCKING];
@@ -242,6 +294,8 @@ void print_table(FILE *f, const struct cfg *c, const struct model_result *mr)
 			fputc('\n', f);
 		}
 	}
+	if (c->load == LOAD_CLOSED)
+		print_rate_shares(f, mr);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -261,6 +315,7 @@ static void json_string(FILE *f, const char *s)
 void print_json(FILE *f, const struct cfg *c, const struct model_result *mr)
 {
 	const char *sep = "";
+	double med, lo, hi;
 	int m, i;
 
 	fprintf(f, "{\"scenario\": ");
@@ -289,7 +344,10 @@ void print_json(FILE *f, const struct cfg *c, const struct model_result *mr)
 			max_min(r->per_worker, c->workers));
 		for (i = 0; i < c->workers; i++)
 			fprintf(f, "%s%ld", i ? ", " : "", r->per_worker[i]);
-		fprintf(f, "]}");
+		fprintf(f, "], \"rate\": %.1f", rate(r));
+		if (c->load == LOAD_CLOSED && rate_share(mr, m, &med, &lo, &hi))
+			fprintf(f, ", \"rate_vs_hash\": %.4f", med);
+		fputc('}', f);
 	}
 	fprintf(f, "\n]}\n");
 }
