@@ -8,8 +8,9 @@
 #   SCENARIO.json         the same as one JSON document
 #   SCENARIO-cdf.png      latency CDF per model, tail-weighted y axis
 #   SCENARIO-workers.png  connections (persistent: open ones) per worker
-#   nginx.txt             Debian's nginx: shared, reuseport, rpd attached
-#                         (scripts/nginx-bench.sh)
+#   nginx.txt             Debian's nginx: shared, reuseport, rpd attached,
+#                         with keepalive connections and as a gzipping
+#                         proxy (scripts/nginx-bench.sh)
 #
 # Usage: scripts/bench.sh [BUILD] [SCENARIO...]     (as root)
 # BENCH_OPTS adds rpd-bench options to every scenario, e.g.

@@ -16,6 +16,10 @@
  *	Connection: close
  *
  *	slot 2
+ *
+ * With --body-bytes N the body goes on after that line with lines of words,
+ * the same text in every response, up to N bytes: something for a proxy in
+ * front to compress.
  */
 #include <err.h>
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +52,7 @@
 /* More worker deaths than this within a second pause restarts for a second. */
 #define DEATHS_PER_S		10
 #define RESTART_PAUSE_MS	1000
+#define BODY_MAX		(1 << 20)
 
 /*
  * How a worker exits. A worker that could not start (address in use,
@@ -73,8 +79,9 @@ struct ready_msg {
 struct server {
 	/* command line */
 	const char *group, *addr, *bpffs, *user;
-	long nr_workers, work_ms, backlog;
+	long nr_workers, work_ms, backlog, body_bytes;
 	bool burn_cpu;
+	char *text;		/* --body-bytes of text; each body's tail */
 	uid_t uid;
 	gid_t gid;
 
@@ -108,11 +115,13 @@ static void usage(FILE *f)
 		"  --user USER         workers drop privileges to USER once listening\n"
 		"  --bpffs DIR         bpf filesystem holding the group (default %s)\n"
 		"  --backlog B         listen backlog, 1-65535 (default SOMAXCONN)\n"
+		"  --body-bytes N      pad the body with text to N bytes, 0-%d\n"
+		"                      (default 0: the slot line alone)\n"
 		"  --help              this text\n"
 		"\n"
 		"Prints 'rpd-httpd: N workers on ADDR:PORT (group G)' once every worker\n"
 		"listens; SIGTERM or SIGINT stops the workers and exits 0.\n",
-		RPD_MAX_SLOTS, RPD_BPFFS_DEFAULT);
+		RPD_MAX_SLOTS, RPD_BPFFS_DEFAULT, BODY_MAX);
 }
 
 static long opt_long(const char *opt, const char *s, long min, long max)
@@ -135,6 +144,7 @@ static void parse_args(struct server *s, int argc, char **argv)
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "bpffs",	required_argument,	NULL, 'b' },
 		{ "backlog",	required_argument,	NULL, 'q' },
+		{ "body-bytes",	required_argument,	NULL, 'y' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{}
 	};
@@ -173,6 +183,9 @@ static void parse_args(struct server *s, int argc, char **argv)
 		case 'q':
 			s->backlog = opt_long("backlog", optarg, 1, 65535);
 			break;
+		case 'y':
+			s->body_bytes = opt_long("body-bytes", optarg, 0, BODY_MAX);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -199,6 +212,54 @@ static void parse_args(struct server *s, int argc, char **argv)
 		s->uid = pw->pw_uid;
 		s->gid = pw->pw_gid;
 	}
+}
+
+/*
+ * --body-bytes of text: words from a fixed list picked by a fixed-seed
+ * xorshift, in lines of about 72 columns. It compresses about as much as
+ * prose or markup does (gzip: about 3 times), neither all repeats nor noise.
+ */
+static char *make_text(long n)
+{
+	static const char *const words[] = {
+		"the", "of", "and", "a", "to", "in", "is", "you", "that", "it",
+		"he", "was", "for", "on", "are", "as", "with", "his", "they",
+		"at", "be", "this", "have", "from", "or", "one", "had", "by",
+		"word", "but", "not", "what", "all", "were", "we", "when",
+		"your", "can", "said", "there", "use", "an", "each", "which",
+		"she", "do", "how", "their", "if", "will", "up", "other",
+		"about", "out", "many", "then", "them", "these", "so", "some",
+		"her", "would", "make", "like", "him", "into", "time", "has",
+		"look", "two", "more", "write", "go", "see", "number", "no",
+		"way", "could", "people", "my", "than", "first", "water",
+		"been", "call", "who", "oil", "its", "now", "find", "long",
+		"down", "day", "did", "get", "come", "made", "may", "part",
+		"connection", "worker", "listener", "request", "response",
+		"balance", "kernel", "socket", "queue", "latency", "server",
+	};
+	const size_t nr_words = sizeof(words) / sizeof(words[0]);
+	unsigned int x = 2463534242u;
+	long len = 0, col = 0;
+	const char *w;
+	char *t;
+
+	t = malloc(n ? n : 1);
+	if (!t)
+		return NULL;
+	while (len < n) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		for (w = words[x % nr_words]; *w && len < n; w++, col++)
+			t[len++] = *w;
+		if (len < n)
+			t[len++] = col++ >= 72 ? '\n' : ' ';
+		if (t[len - 1] == '\n')
+			col = 0;
+	}
+	if (n)
+		t[n - 1] = '\n';
+	return t;
 }
 
 /* ---- worker ------------------------------------------------------------ */
@@ -266,38 +327,56 @@ static bool request_line_ok(const char *req, size_t len, bool *head)
 	return eol - p == 8 && !memcmp(p, "HTTP/1.", 7) && p[7] >= '0' && p[7] <= '9';
 }
 
-static void respond(int c, bool ok, bool head, int slot, pid_t pid)
+/* @iov's @n buffers to @c, all of them unless the client goes away. */
+static void write_all(int c, struct iovec *iov, int n)
+{
+	ssize_t done;
+
+	while (n) {
+		done = writev(c, iov, n);
+		if (done < 0 && errno == EINTR)
+			continue;
+		/* the client is gone or stopped reading for 5 s: no one to tell */
+		if (done < 0)
+			return;
+		for (; n && (size_t)done >= iov->iov_len; iov++, n--)
+			done -= iov->iov_len;
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= done;
+		}
+	}
+}
+
+static void respond(const struct server *s, int c, bool ok, bool head,
+		    int slot, pid_t pid)
 {
 	char body[32], msg[512];
-	const char *p = msg;
+	struct iovec iov[2];
 	int blen, len;
-	ssize_t n;
+	long pad = 0;
 
 	if (ok)
 		blen = snprintf(body, sizeof(body), "slot %d\n", slot);
 	else
 		blen = snprintf(body, sizeof(body), "bad request\n");
+	if (ok && s->body_bytes > blen)
+		pad = s->body_bytes - blen;
 	len = snprintf(msg, sizeof(msg),
 		       "HTTP/1.1 %s\r\n"
 		       "Content-Type: text/plain\r\n"
-		       "Content-Length: %d\r\n"
+		       "Content-Length: %ld\r\n"
 		       "X-Rpd-Slot: %d\r\n"
 		       "X-Rpd-Pid: %d\r\n"
 		       "Connection: close\r\n"
 		       "\r\n"
 		       "%s",
-		       ok ? "200 OK" : "400 Bad Request", blen, slot, (int)pid,
+		       ok ? "200 OK" : "400 Bad Request", blen + pad, slot, (int)pid,
 		       head ? "" : body);
-	while (len > 0) {
-		n = write(c, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* the client is gone or stopped reading for 5 s: no one to tell */
-		if (n < 0)
-			return;
-		p += n;
-		len -= n;
-	}
+	/* one writev(): a second small write would wait for the first's ACK */
+	iov[0] = (struct iovec){ .iov_base = msg, .iov_len = len };
+	iov[1] = (struct iovec){ .iov_base = s->text, .iov_len = head ? 0 : pad };
+	write_all(c, iov, 2);
 }
 
 static void answer(const struct server *s, int c, int slot, pid_t pid)
@@ -329,7 +408,7 @@ static void answer(const struct server *s, int c, int slot, pid_t pid)
 	ok = end && request_line_ok(req, end + 2 - req, &head);
 	if (ok)
 		do_work(s);
-	respond(c, ok, head, slot, pid);
+	respond(s, c, ok, head, slot, pid);
 }
 
 static int serve(const struct server *s, struct rpd_worker *w,
@@ -663,15 +742,20 @@ int main(int argc, char **argv)
 	/* one write() per message: workers report side by side on one stderr */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	parse_args(&s, argc, argv);
+	s.text = make_text(s.body_bytes);
+	if (!s.text)
+		errx(1, "out of memory for --body-bytes %ld", s.body_bytes);
 	if (rpd_group_open(s.group, s.bpffs, &s.g))
 		errx(1, "%s", rpd_errmsg());
 	if (s.nr_workers > rpd_group_nr_slots(s.g)) {
 		warnx("--workers %ld: group '%s' has %d slots; load it with a larger --max-workers",
 		      s.nr_workers, s.group, rpd_group_nr_slots(s.g));
 		rpd_group_close(s.g);
+		free(s.text);
 		return 1;
 	}
 	ret = run(&s);
 	rpd_group_close(s.g);
+	free(s.text);
 	return ret;
 }
