@@ -22,10 +22,11 @@
 #               cost of a proxy serving pages to browsers, about 1 ms a
 #               request here. rpd-httpd closes every connection, so nginx
 #               talks HTTP/1.0 to it with no upstream keepalive: a connect
-#               per request on that side too. wrk runs 12 connections, each
-#               request with 'Connection: close': some 1200 requests/s, 3
-#               in flight per worker, about 70% of 2 cores busy (32
-#               connections saturate them). The table has wrk's latency
+#               per request on that side too. wrk sends each request with
+#               'Connection: close', from 4 connections (light load, where
+#               EPOLLEXCLUSIVE's wake order shows), then from 12 (some
+#               1200 requests/s, 3 in flight per worker, about 70% of 2
+#               cores busy; 32 connections saturate them). The table has wrk's latency
 #               (p99.9 from a wrk script), and each worker's CPU time over
 #               the run (utime + stime from /proc/PID/stat) sorted, with
 #               the ratio of the busiest to the idlest.
@@ -63,8 +64,8 @@ mkdir "$dir/bpffs"
 mount -t bpf bpf "$dir/bpffs"
 master='' backend=''
 cleanup() {
-	[ -z "$master" ] || { kill "$master"; wait "$master"; } || true
-	[ -z "$backend" ] || { kill "$backend"; wait "$backend"; } || true
+	[ -z "$master" ] || { kill "$master" 2>/dev/null; wait "$master"; } || true
+	[ -z "$backend" ] || { kill "$backend" 2>/dev/null; wait "$backend"; } || true
 	umount "$dir/bpffs"
 	rm -rf "$dir"
 }
@@ -77,7 +78,9 @@ BACKEND_WORKERS=64
 BACKEND_WORK_MS=5
 BODY_BYTES=32768
 GZIP_LEVEL=5
-LATENCY_WRK=(-t2 -c12 -d10s)
+# light load, where EPOLLEXCLUSIVE's wake order shows, then a busy one
+LATENCY_CONNS=(4 12)
+LATENCY_WRK=(-t2 -d10s)
 
 # $1 listen parameters, $2 the location's directives
 conf() {
@@ -162,7 +165,7 @@ worker_ticks() {
 }
 
 latency() {
-	local setup before after cpu hz c n rps ec er ew et es p50 p99 p999 max errs
+	local setup conns before after cpu hz c n rps ec er ew et es p50 p99 p999 max errs
 	local complaints note notes=()
 	local nginx_complaint='\[\(error\|crit\|alert\|emerg\)\]'
 
@@ -191,33 +194,36 @@ latency() {
 	[ -s "$dir/backend.txt" ] || { echo "nginx-bench: rpd-httpd did not start" >&2; exit 1; }
 
 	echo "nginx $NGINX_VERSION proxying to rpd-httpd ($BACKEND_WORKERS workers, $BACKEND_WORK_MS ms sleep," \
-		"$((BODY_BYTES / 1024)) KiB text, gzip level $GZIP_LEVEL), wrk ${LATENCY_WRK[*]}" \
+		"$((BODY_BYTES / 1024)) KiB text, gzip level $GZIP_LEVEL), wrk ${LATENCY_WRK[*]} -c CONNS" \
 		"'Connection: close'; $(nproc) cores, Linux $(uname -r)"
-	printf '%-10s  %8s  %6s  %7s  %7s  %7s  %7s  %7s  %-23s  %7s\n' setup requests errors \
-		"req/s" "p50 ms" "p99" "p99.9" max "CPU ms per worker" max/min
-	for setup in shared reuseport rpd; do
-		# proxy_buffers: room for the whole response, never a temp file
-		start_nginx $setup "proxy_pass http://$BACKEND; proxy_buffers 16 4k;
-		      gzip on; gzip_types text/plain; gzip_comp_level $GZIP_LEVEL;"
-		before=$(worker_ticks "$master")
-		wrk "${LATENCY_WRK[@]}" -s "$dir/latency.lua" -H 'Connection: close' \
-			-H 'Accept-Encoding: gzip' http://127.0.0.1:8080/ >"$dir/wrk.txt"
-		after=$(worker_ticks "$master")
-		cpu=$(join <(sort <<<"$before") <(sort <<<"$after") |
-			awk -v hz="$hz" '{ print ($3 - $2) * 1000 / hz }' | sort -n | tr '\n' ' ')
-		read -r -a c <<<"$cpu"
-		read -r _ n rps ec er ew et es p50 p99 p999 max < <(grep '^latency: ' "$dir/wrk.txt")
-		errs=$((ec + er + ew + et + es))
-		printf '%-10s  %8d  %6d  %7d  %7s  %7s  %7s  %7s  %-23s  %7s\n' $setup "$n" \
-			$errs "$rps" "$p50" "$p99" "$p999" "$max" "$cpu" \
-			"$(awk -v a="${c[${#c[@]} - 1]}" -v b="${c[0]}" \
-				'BEGIN { if (b) printf "%.2f", a / b; else printf "-" }')"
-		[ $errs = 0 ] ||
-			notes+=("$setup: wrk: connect $ec, read $er, write $ew, timeout $et, status $es")
-		complaints=$(grep -c "$nginx_complaint" "$dir/error.log" || true)
-		[ "$complaints" = 0 ] ||
-			notes+=("$setup: nginx: $complaints complaints, first: $(grep -m1 "$nginx_complaint" "$dir/error.log")")
-		stop_nginx $setup
+	printf '%-10s  %5s  %8s  %6s  %7s  %7s  %7s  %7s  %7s  %-23s  %7s\n' setup conns requests \
+		errors "req/s" "p50 ms" "p99" "p99.9" max "CPU ms per worker" max/min
+	for conns in "${LATENCY_CONNS[@]}"; do
+		for setup in shared reuseport rpd; do
+			# proxy_buffers: room for the whole response, never a temp file
+			start_nginx $setup "proxy_pass http://$BACKEND; proxy_buffers 16 4k;
+			      gzip on; gzip_types text/plain; gzip_comp_level $GZIP_LEVEL;"
+			before=$(worker_ticks "$master")
+			wrk "${LATENCY_WRK[@]}" -c "$conns" -s "$dir/latency.lua" \
+				-H 'Connection: close' -H 'Accept-Encoding: gzip' \
+				http://127.0.0.1:8080/ >"$dir/wrk.txt"
+			after=$(worker_ticks "$master")
+			cpu=$(join <(sort <<<"$before") <(sort <<<"$after") |
+				awk -v hz="$hz" '{ print ($3 - $2) * 1000 / hz }' | sort -n | tr '\n' ' ')
+			read -r -a c <<<"$cpu"
+			read -r _ n rps ec er ew et es p50 p99 p999 max < <(grep '^latency: ' "$dir/wrk.txt")
+			errs=$((ec + er + ew + et + es))
+			printf '%-10s  %5d  %8d  %6d  %7d  %7s  %7s  %7s  %7s  %-23s  %7s\n' $setup "$conns" \
+				"$n" $errs "$rps" "$p50" "$p99" "$p999" "$max" "$cpu" \
+				"$(awk -v a="${c[${#c[@]} - 1]}" -v b="${c[0]}" \
+					'BEGIN { if (b) printf "%.2f", a / b; else printf "-" }')"
+			[ $errs = 0 ] ||
+				notes+=("$setup -c $conns: wrk: connect $ec, read $er, write $ew, timeout $et, status $es")
+			complaints=$(grep -c "$nginx_complaint" "$dir/error.log" || true)
+			[ "$complaints" = 0 ] ||
+				notes+=("$setup -c $conns: nginx: $complaints complaints, first: $(grep -m1 "$nginx_complaint" "$dir/error.log")")
+			stop_nginx $setup
+		done
 	done
 	for note in "${notes[@]}"; do
 		echo "  $note"
