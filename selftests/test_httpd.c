@@ -43,8 +43,10 @@ FIXTURE_TEARDOWN(httpd)
 	rpdt_sandbox_done(self->bpffs);
 }
 
-/* Start rpd-httpd and wait (5 s at most) for its ready line. */
-static int start(FIXTURE_DATA(httpd) *self, const char *user)
+/* Start rpd-httpd and wait (5 s at most) for its ready line; @opt and
+ * @val, if given, are one more option.
+ */
+static int start(FIXTURE_DATA(httpd) *self, const char *opt, const char *val)
 {
 	char path[256], line[256] = "", n[8];
 	struct pollfd pfd;
@@ -61,8 +63,7 @@ static int start(FIXTURE_DATA(httpd) *self, const char *user)
 	if (self->server == 0) {
 		dup2(p[1], 1);
 		execl(path, "rpd-httpd", "--group", "web", "--listen", "127.0.0.1:8080",
-		      "--workers", n, "--bpffs", self->bpffs,
-		      user ? "--user" : NULL, user, (char *)NULL);
+		      "--workers", n, "--bpffs", self->bpffs, opt, val, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -113,12 +114,65 @@ TEST_F(httpd, every_worker_serves)
 {
 	struct rpdt_out o;
 
-	ASSERT_EQ(0, start(self, NULL));
+	ASSERT_EQ(0, start(self, NULL, NULL));
 	ASSERT_EQ(0, get(&o, 400)) TH_LOG("%s%s", o.out, o.err);
 	EXPECT_EQ(400, jnum(o.out, "ok")) TH_LOG("%s", o.out);
 	EXPECT_EQ(WORKERS, jlen(o.out, "per_slot")) TH_LOG("%s", o.out);
 	/* every response was reported finished by its worker */
 	EXPECT_EQ(400, finished(self->bpffs));
+}
+
+/* The whole response, read until the server closes; its length or -errno */
+static ssize_t fetch(char *buf, size_t size)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+	size_t len = 0;
+	ssize_t r;
+	int fd;
+
+	fd = rpdt_connect("127.0.0.1:8080", 0);
+	if (fd < 0)
+		return fd;
+	if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
+		close(fd);
+		return -EIO;
+	}
+	while (len < size && (r = read(fd, buf + len, size - len)) > 0)
+		len += r;
+	close(fd);
+	return len;
+}
+
+/* Text for a compressing proxy in front: the slot line, then words */
+TEST_F(httpd, pads_the_body_to_body_bytes)
+{
+	static char buf[65536];
+	const char *body;
+	struct rpdt_out o;
+	ssize_t len;
+	int slot;
+	const char *bad[] = { "rpd-httpd", "--group", "web", "--listen", "127.0.0.1:8080",
+			      "--workers", "1", "--body-bytes", "1048577", NULL };
+
+	ASSERT_EQ(0, rpdt_run(&o, "rpd-httpd", bad));
+	EXPECT_EQ(2, o.status);
+	EXPECT_NE(NULL, strstr(o.err, "rpd-httpd: --body-bytes '1048577': must be 0-1048576\n"))
+		TH_LOG("%s", o.err);
+
+	ASSERT_EQ(0, start(self, "--body-bytes", "32768"));
+	len = fetch(buf, sizeof(buf) - 1);
+	ASSERT_LT(0, len);
+	buf[len] = 0;
+	EXPECT_NE(NULL, strstr(buf, "\r\nContent-Length: 32768\r\n")) TH_LOG("%.300s", buf);
+	body = strstr(buf, "\r\n\r\n");
+	ASSERT_NE(NULL, body);
+	body += 4;
+	EXPECT_EQ(32768, len - (body - buf));
+	EXPECT_EQ(1, sscanf(body, "slot %d\n", &slot)) TH_LOG("%.40s", body);
+	EXPECT_EQ('\n', buf[len - 1]);
+	/* text, not zeros: printable with spaces and newlines */
+	EXPECT_EQ(32768, (ssize_t)strlen(body));
+	EXPECT_NE(NULL, strchr(body + 10, ' '));
 }
 
 TEST_F(httpd, unprivileged_workers_keep_reporting)
@@ -128,7 +182,7 @@ TEST_F(httpd, unprivileged_workers_keep_reporting)
 	int uid = -1;
 	FILE *f;
 
-	ASSERT_EQ(0, start(self, "nobody"));
+	ASSERT_EQ(0, start(self, "--user", "nobody"));
 	ASSERT_EQ(0, get(&o, 200)) TH_LOG("%s%s", o.out, o.err);
 	EXPECT_EQ(200, jnum(o.out, "ok"));
 	EXPECT_EQ(WORKERS, jlen(o.out, "per_slot"));
@@ -169,7 +223,7 @@ TEST_F(httpd, killed_worker_is_replaced)
 	struct rpdt_out o;
 	int pid, i;
 
-	ASSERT_EQ(0, start(self, NULL));
+	ASSERT_EQ(0, start(self, NULL, NULL));
 	ASSERT_EQ(0, rpdt_ctl(&o, self->bpffs, "-j", "show", "web", NULL));
 	pid = jnum(o.out, "groups[0].slots[1].pid");
 	ASSERT_LT(0, pid);

@@ -375,7 +375,9 @@ static void respond(const struct server *s, int c, bool ok, bool head,
 		       head ? "" : body);
 	/* one writev(): a second small write would wait for the first's ACK */
 	iov[0] = (struct iovec){ .iov_base = msg, .iov_len = len };
-	iov[1] = (struct iovec){ .iov_base = s->text, .iov_len = head ? 0 : pad };
+	/* the text's tail, which ends its last line */
+	iov[1] = (struct iovec){ .iov_base = s->text + (s->body_bytes - pad),
+				.iov_len = head ? 0 : pad };
 	write_all(c, iov, 2);
 }
 
