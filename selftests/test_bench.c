@@ -111,11 +111,32 @@ static void check_report(struct __test_metadata *_metadata, const char *out,
 
 TEST_F_TIMEOUT(bench, open_loop, BENCH_TIMEOUT)
 {
+	struct json_value *doc;
+	char err[128], path[64];
+	double sb, v;
+	int i;
+
 	ASSERT_EQ(0, rpdt_run(&self->o, "rpd-bench",
 			      ARGS("compare", "latency", "--workers", "4", "--conns", "60",
 				   "--rate", "400", "--reps", "1", "--json")));
 	ASSERT_EQ(0, self->o.status) TH_LOG("%s", self->o.err);
 	check_report(_metadata, self->o.out, all_models, NR_MODELS, 60, 4);
+	/* one repetition: the paired p99 ratio is the table's own */
+	doc = json_parse(self->o.out, strlen(self->o.out), err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	sb = num(doc, 0, "p99_ms");
+	ASSERT_STREQ("shared-blocking", json_str(doc, "models[0].model"));
+	EXPECT_TRUE(isnan(num(doc, 0, "p99_vs_sb_paired")));
+	for (i = 1; i < NR_MODELS; i++) {
+		snprintf(path, sizeof(path), "models[%d].skipped", i);
+		if (json_str(doc, path))
+			continue;
+		v = num(doc, i, "p99_vs_sb_paired");
+		EXPECT_TRUE(fabs(v - num(doc, i, "p99_ms") / sb) < 0.01 * v)
+			TH_LOG("%s: %g against %g / %g", all_models[i], v,
+			       num(doc, i, "p99_ms"), sb);
+	}
+	json_free(doc);
 }
 
 TEST_F_TIMEOUT(bench, closed_loop_repeated, BENCH_TIMEOUT)

@@ -190,25 +190,45 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* What a repetition is paired on: p99 against shared-blocking's, or the
+ * rate against reuseport-hash's.
+ */
+enum paired { PAIR_P99, PAIR_RATE };
+
+static const struct {
+	enum model_id base;
+	const char *head;
+} pairing[] = {
+	[PAIR_P99]  = { M_SHARED_BLOCKING,
+			"p99 as a ratio to shared-blocking's in the same repetition" },
+	[PAIR_RATE] = { M_REUSEPORT_HASH,
+			"rate/s as a share of reuseport-hash's in the same repetition" },
+};
+
+static double rep_value(const struct model_result *r, enum paired what, int i)
+{
+	return what == PAIR_P99 ? r->rep_p99[i] : r->rep_rate[i];
+}
+
 /*
- * Model @m's rate as a share of reuseport-hash's in the same repetition:
- * the models of one repetition run back to back, so a slow spell of the
- * machine (another guest, a timer storm) hits both sides of a ratio, and
- * the median over repetitions drops a spell that fell between them.
+ * Model @m against the base model, repetition by repetition: the models
+ * of one repetition run back to back, so a slow spell of the machine
+ * (another guest, a stalled vCPU) hits both sides of a ratio, and the
+ * median over repetitions drops a spell that fell between them.
  * Returns how many repetitions were paired (0: no ratio).
  */
-static int rate_share(const struct model_result *mr, int m, double *med,
-		      double *lo, double *hi)
+static int paired_ratio(const struct model_result *mr, int m, enum paired what,
+			double *med, double *lo, double *hi)
 {
-	const struct model_result *h = &mr[M_REUSEPORT_HASH];
+	const struct model_result *b = &mr[pairing[what].base];
 	double r[16];
 	int i, n = 0;
 
-	if (!h->ran || !mr[m].ran || m == M_REUSEPORT_HASH)
+	if (!b->ran || !mr[m].ran || m == (int)pairing[what].base)
 		return 0;
-	for (i = 0; i < mr[m].reps && i < h->reps && i < 16; i++)
-		if (h->rep_rate[i] > 0)
-			r[n++] = mr[m].rep_rate[i] / h->rep_rate[i];
+	for (i = 0; i < mr[m].reps && i < b->reps && i < 16; i++)
+		if (rep_value(b, what, i) > 0)
+			r[n++] = rep_value(&mr[m], what, i) / rep_value(b, what, i);
 	if (!n)
 		return 0;
 	qsort(r, n, sizeof(r[0]), cmp_double);
@@ -218,17 +238,17 @@ static int rate_share(const struct model_result *mr, int m, double *med,
 	return n;
 }
 
-static void print_rate_shares(FILE *f, const struct model_result *mr)
+static void print_paired(FILE *f, const struct model_result *mr, enum paired what)
 {
 	double med, lo, hi;
 	bool head = false;
 	int m;
 
 	for (m = 0; m < M_NR; m++) {
-		if (rate_share(mr, m, &med, &lo, &hi) < 2)
+		if (paired_ratio(mr, m, what, &med, &lo, &hi) < 2)
 			continue;
 		if (!head)
-			fprintf(f, "\nrate/s as a share of reuseport-hash's in the same repetition: median (min-max)\n");
+			fprintf(f, "\n%s: median (min-max)\n", pairing[what].head);
 		head = true;
 		fprintf(f, "%-20s %5.3f (%5.3f-%5.3f)\n", models[m].name, med, lo, hi);
 	}
@@ -294,8 +314,7 @@ void print_table(FILE *f, const struct cfg *c, const struct model_result *mr)
 			fputc('\n', f);
 		}
 	}
-	if (c->load == LOAD_CLOSED)
-		print_rate_shares(f, mr);
+	print_paired(f, mr, c->load == LOAD_CLOSED ? PAIR_RATE : PAIR_P99);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -345,7 +364,9 @@ void print_json(FILE *f, const struct cfg *c, const struct model_result *mr)
 		for (i = 0; i < c->workers; i++)
 			fprintf(f, "%s%ld", i ? ", " : "", r->per_worker[i]);
 		fprintf(f, "], \"rate\": %.1f", rate(r));
-		if (c->load == LOAD_CLOSED && rate_share(mr, m, &med, &lo, &hi))
+		if (paired_ratio(mr, m, PAIR_P99, &med, &lo, &hi))
+			fprintf(f, ", \"p99_vs_sb_paired\": %.4f", med);
+		if (c->load == LOAD_CLOSED && paired_ratio(mr, m, PAIR_RATE, &med, &lo, &hi))
 			fprintf(f, ", \"rate_vs_hash\": %.4f", med);
 		fputc('}', f);
 	}
