@@ -10,7 +10,8 @@
 #   SCENARIO-workers.png  connections (persistent: open ones) per worker
 #   nginx.txt             Debian's nginx: shared, reuseport, rpd attached,
 #                         with keepalive connections and as a gzipping
-#                         proxy (scripts/nginx-bench.sh)
+#                         proxy; a reload under load with rpd attached
+#                         (scripts/nginx-bench.sh)
 #
 # Usage: scripts/bench.sh [BUILD] [SCENARIO...]     (as root)
 # BENCH_OPTS adds rpd-bench options to every scenario, e.g.

@@ -30,19 +30,23 @@
 #               (p99.9 from a wrk script), and each worker's CPU time over
 #               the run (utime + stime from /proc/PID/stat) sorted, with
 #               the ratio of the busiest to the idlest.
+#   reload      rpd attached with --follow, 'nginx -s reload' 3 s into 8 s
+#               of wrk (50 connections, a new one per request): requests,
+#               failures, and how many slots ended with a worker of the
+#               new generation.
 #
 # Usage: scripts/nginx-bench.sh [BUILD] [SCENARIO...]     (as root; 'make deps'
-# first). Without a SCENARIO, both.
+# first). Without a SCENARIO, all three.
 set -euo pipefail
 
 build=$(realpath "${1:-build}")
 shift || true
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(persistent latency)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(persistent latency reload)
 for s in "${scenarios[@]}"; do
 	case $s in
-	persistent | latency) ;;
-	*) echo "nginx-bench: unknown scenario '$s' (persistent, latency)" >&2; exit 1 ;;
+	persistent | latency | reload) ;;
+	*) echo "nginx-bench: unknown scenario '$s' (persistent, latency, reload)" >&2; exit 1 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "nginx-bench: must run as root" >&2; exit 1; }
@@ -81,6 +85,18 @@ GZIP_LEVEL=5
 # light load, where EPOLLEXCLUSIVE's wake order shows, then a busy one
 LATENCY_CONNS=(4 12)
 LATENCY_WRK=(-t2 -d10s)
+
+# wrk's --latency stops at p99; its done() has every percentile
+cat >"$dir/latency.lua" <<-'EOF'
+	done = function(summary, latency, requests)
+	  local e = summary.errors
+	  io.write(string.format("latency: %d %.0f %d %d %d %d %d %.2f %.2f %.2f %.2f\n",
+	    summary.requests, summary.requests / summary.duration * 1e6,
+	    e.connect, e.read, e.write, e.timeout, e.status,
+	    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+	    latency:percentile(99.9) / 1000, latency.max / 1000))
+	end
+EOF
 
 # $1 listen parameters, $2 the location's directives
 conf() {
@@ -170,17 +186,6 @@ latency() {
 	local nginx_complaint='\[\(error\|crit\|alert\|emerg\)\]'
 
 	hz=$(getconf CLK_TCK)
-	# wrk's --latency stops at p99; its done() has every percentile
-	cat >"$dir/latency.lua" <<-'EOF'
-		done = function(summary, latency, requests)
-		  local e = summary.errors
-		  io.write(string.format("latency: %d %.0f %d %d %d %d %d %.2f %.2f %.2f %.2f\n",
-		    summary.requests, summary.requests / summary.duration * 1e6,
-		    e.connect, e.read, e.write, e.timeout, e.status,
-		    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-		    latency:percentile(99.9) / 1000, latency.max / 1000))
-		end
-	EOF
 	"$build/rpdctl" --bpffs "$dir/bpffs" load backend >/dev/null
 	"$build/rpd-httpd" --group backend --listen $BACKEND --workers $BACKEND_WORKERS \
 		--work-ms $BACKEND_WORK_MS --body-bytes $BODY_BYTES --bpffs "$dir/bpffs" \
@@ -233,6 +238,43 @@ latency() {
 	wait $backend || true
 	backend=''
 	"$build/rpdctl" --bpffs "$dir/bpffs" unload backend >/dev/null
+}
+
+# 'nginx -s reload' halfway through a run with rpd attached and following
+# the server: the requests, the failures, and whether every slot ended
+# with a worker of the new generation
+reload() {
+	local old new follow wrk slots on_new=0 p ec er ew et es n rps
+
+	echo "nginx $NGINX_VERSION + rpd least-conn, 'rpdctl attach --follow', 'nginx -s reload' after 3 s of" \
+		"wrk -t2 -c50 -d8s 'Connection: close'; $(nproc) cores, Linux $(uname -r)"
+	printf '%8s  %6s  %7s  %-24s  %s\n' requests errors "req/s" "slots on new workers" "wrk errors"
+	start_nginx rpd 'return 200 "ok\n";'
+	"$build/rpdctl" --bpffs "$dir/bpffs" attach nginx --pid "$master" --follow >/dev/null &
+	follow=$!
+	wrk -t2 -c50 -d8s -s "$dir/latency.lua" -H 'Connection: close' \
+		http://127.0.0.1:8080/ >"$dir/wrk.txt" &
+	wrk=$!
+	sleep 3
+	old=$(pgrep -P "$master" | sort)
+	/usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -s reload 2>/dev/null ||
+		{ echo "nginx-bench: nginx -s reload failed" >&2; exit 1; }
+	wait $wrk
+	new=$(pgrep -P "$master" | sort)
+	# the old generation has left once the run is over; --follow looks
+	# once a second
+	sleep 1.5
+	slots=$("$build/rpdctl" --bpffs "$dir/bpffs" -j show nginx |
+		grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$' || true)
+	for p in $slots; do
+		grep -qx "$p" <<<"$new" && ! grep -qx "$p" <<<"$old" && on_new=$((on_new + 1))
+	done
+	kill $follow
+	wait $follow || true
+	read -r _ n rps ec er ew et es _ < <(grep '^latency: ' "$dir/wrk.txt")
+	printf '%8d  %6d  %7d  %-24s  %s\n' "$n" $((ec + er + ew + et + es)) "$rps" \
+		"$on_new of $(wc -w <<<"$slots")" "connect $ec, read $er, write $ew, timeout $et, status $es"
+	stop_nginx rpd
 }
 
 first=1
