@@ -109,6 +109,12 @@ static void drain_fd(int fd, char *buf, size_t cap, size_t *len)
 
 int rpdt_run(struct rpdt_out *o, const char *name, const char *const argv[])
 {
+	return rpdt_run_with(o, name, argv, NULL);
+}
+
+int rpdt_run_with(struct rpdt_out *o, const char *name,
+		  const char *const argv[], int (*before)(void))
+{
 	int out[2], err[2], status;
 	size_t olen = 0, elen = 0;
 	char path[PATH_MAX];
@@ -124,6 +130,11 @@ int rpdt_run(struct rpdt_out *o, const char *name, const char *const argv[])
 	if (pid == 0) {
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		status = before ? before() : 0;
+		if (status) {
+			dprintf(2, "before exec %s: %s\n", path, strerror(-status));
+			_exit(127);
+		}
 		execv(path, (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);

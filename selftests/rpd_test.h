@@ -33,6 +33,12 @@ struct rpdt_out {
 /* Run BUILD/NAME with the NULL-terminated arguments; 0 or -errno. */
 int rpdt_run(struct rpdt_out *o, const char *name, const char *const argv[]);
 
+/* The same, with @before called in the child just before exec (a
+ * seccomp filter, say); it returns 0 or -errno, which fails the child.
+ */
+int rpdt_run_with(struct rpdt_out *o, const char *name,
+		  const char *const argv[], int (*before)(void));
+
 /* "rpdctl --bpffs BPFFS ARGS..." with a NULL-terminated list. */
 int rpdt_ctl(struct rpdt_out *o, const char *bpffs, ...)
 	__attribute__((sentinel));

@@ -13,13 +13,19 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 
@@ -597,6 +603,49 @@ TEST_F(attach, follow_picks_up_a_restarted_worker)
 	EXPECT_NE(before, pid[0]);
 	EXPECT_NE(0, pid[0]);
 	EXPECT_EQ(self->workers[1], pid[1]);
+}
+
+/* A kernel before 5.6, as far as this process can tell: pidfd_getfd()
+ * fails with ENOSYS, as a syscall the kernel lacks does.
+ */
+static int no_pidfd_getfd(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_getfd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return -errno;
+	return 0;
+}
+
+TEST_F(attach, kernel_without_pidfd_getfd)
+{
+	const char *argv[] = { "rpdctl", "--bpffs", self->bpffs, "attach", "t",
+			       "--pid", pidstr(self->server), NULL };
+	struct json_value *doc;
+	char path[256];
+
+	ASSERT_EQ(0, rpdt_run_with(&self->o, "rpdctl", argv, no_pidfd_getfd));
+	expect_error(_metadata, &self->o, 1,
+		     "process %d: the kernel has no pidfd_getfd() (Linux 5.6 or later)",
+		     self->server);
+	/* nothing changed: no slot, no tracker linked */
+	CTL_OK("-j", "show", "t");
+	doc = doc_of(_metadata, &self->o);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(0, num(doc, "groups[0].slots_in_use"));
+	json_free(doc);
+	snprintf(path, sizeof(path), "%s/rpd/t/track", self->bpffs);
+	EXPECT_EQ(-1, access(path, F_OK));
 }
 
 TEST_F(attach, errors_change_nothing)
