@@ -362,3 +362,25 @@ __u64 rpdt_cookie(int fd)
 	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
 	return c;
 }
+
+__u32 rpdt_pinned_prog(const char *bpffs, const char *group, const char *pin,
+		       bool link)
+{
+	struct bpf_link_info linfo = {};
+	struct bpf_prog_info info = {};
+	__u32 len = link ? sizeof(linfo) : sizeof(info), id = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	if (rpdu_group_path(path, sizeof(path), bpffs, group, pin))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (link && !bpf_obj_get_info_by_fd(fd, &linfo, &len))
+		id = linfo.prog_id;
+	else if (!link && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		id = info.id;
+	close(fd);
+	return id;
+}

@@ -85,4 +85,10 @@ int rpdt_counters(const char *bpffs, const char *group,
 int rpdt_slot(const char *bpffs, const char *group, __u32 slot,
 	      struct rpd_slot *s);
 
+/* The id of the program pinned as BPFFS/rpd/GROUP/PIN, or with @link, of
+ * the program of the link pinned there; 0 if there is none.
+ */
+__u32 rpdt_pinned_prog(const char *bpffs, const char *group, const char *pin,
+		       bool link);
+
 #endif /* RPD_TEST_H */

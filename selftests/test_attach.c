@@ -343,27 +343,6 @@ TEST_F(attach, fills_slots_and_names_the_workers)
 	json_free(doc);
 }
 
-/* The id of the program pinned at @pin of group t, or of a link's program */
-static __u32 pinned_prog(const char *bpffs, const char *pin, bool link)
-{
-	struct bpf_link_info linfo = {};
-	struct bpf_prog_info info = {};
-	__u32 len = link ? sizeof(linfo) : sizeof(info), id = 0;
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (link && !bpf_obj_get_info_by_fd(fd, &linfo, &len))
-		id = linfo.prog_id;
-	else if (!link && !bpf_obj_get_info_by_fd(fd, &info, &len))
-		id = info.id;
-	close(fd);
-	return id;
-}
-
 /* The end tracker runs on every TCP state change of the host: only a
  * group with attached slots pays for it, from its first attach to unload.
  */
@@ -373,7 +352,7 @@ TEST_F(attach, links_the_end_tracker_on_first_attach)
 	__u32 tracker;
 
 	snprintf(path, sizeof(path), "%s/rpd/t/track", self->bpffs);
-	tracker = pinned_prog(self->bpffs, "tracker", false);
+	tracker = rpdt_pinned_prog(self->bpffs, "t", "tracker", false);
 	ASSERT_NE(0, tracker);
 	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("%s exists before any attach", path);
 
@@ -383,16 +362,16 @@ TEST_F(attach, links_the_end_tracker_on_first_attach)
 	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("%s exists after a failed attach", path);
 
 	CTL_OK("attach", "t", "--pid", pidstr(self->server), "--listen", ADDR);
-	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+	EXPECT_EQ(tracker, rpdt_pinned_prog(self->bpffs, "t", "track", true));
 	/* a second attach keeps the one link, a detach leaves it */
 	CTL_OK("attach", "t", "--pid", pidstr(self->server));
-	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+	EXPECT_EQ(tracker, rpdt_pinned_prog(self->bpffs, "t", "track", true));
 	CTL_OK("detach", "t");
-	EXPECT_EQ(tracker, pinned_prog(self->bpffs, "track", true));
+	EXPECT_EQ(tracker, rpdt_pinned_prog(self->bpffs, "t", "track", true));
 
 	CTL_OK("unload", "t");
 	EXPECT_EQ(-1, access(path, F_OK));
-	EXPECT_EQ(0, pinned_prog(self->bpffs, "tracker", false));
+	EXPECT_EQ(0, rpdt_pinned_prog(self->bpffs, "t", "tracker", false));
 }
 
 /* The server never reports: least-conn still sees each end. */

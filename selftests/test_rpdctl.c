@@ -627,24 +627,6 @@ TEST_F(rpdctl, failed_loads_leave_nothing_behind)
 
 /* --- upgrade ----------------------------------------------------------------- */
 
-/* the id of the program pinned for group t */
-static __u32 pinned_prog_id(const char *bpffs, const char *pin)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/rpd/t/%s", bpffs, pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
-	return info.id;
-}
-
 /* Whether the program pinned as @prog uses the map pinned as @pin. */
 static bool prog_uses_pin(const char *bpffs, const char *prog, const char *pin)
 {
@@ -687,15 +669,15 @@ TEST_F(rpdctl, upgrade_keeps_slots_and_counters)
 
 	start_workers(_metadata, self, "round-robin", NW);
 	ASSERT_EQ(0, rpdt_spread(self->w, NW, ADDR, 2 * NW, count, NULL));
-	before = pinned_prog_id(self->bpffs, "prog");
+	before = rpdt_pinned_prog(self->bpffs, "t", "prog", false);
 	ASSERT_NE(0, before);
-	tracker = pinned_prog_id(self->bpffs, "tracker");
+	tracker = rpdt_pinned_prog(self->bpffs, "t", "tracker", false);
 	ASSERT_NE(0, tracker);
 
 	CTL_OK("-j", "upgrade", "t");
-	after = pinned_prog_id(self->bpffs, "prog");
+	after = rpdt_pinned_prog(self->bpffs, "t", "prog", false);
 	EXPECT_NE(before, after);
-	EXPECT_NE(tracker, pinned_prog_id(self->bpffs, "tracker"));
+	EXPECT_NE(tracker, rpdt_pinned_prog(self->bpffs, "t", "tracker", false));
 	doc = parse_doc(_metadata, self->o.out);
 	EXPECT_EQ(after, num(doc, "prog_id"));
 	EXPECT_EQ(1, num(doc, "addresses"));
