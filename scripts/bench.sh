@@ -8,6 +8,8 @@
 #   SCENARIO.json         the same as one JSON document
 #   SCENARIO-cdf.png      latency CDF per model, tail-weighted y axis
 #   SCENARIO-workers.png  connections (persistent: open ones) per worker
+#   SCENARIO-model.txt    latency, lowload, slow-worker: the same load on
+#                         ideal workers (rpd-bench model)
 #   nginx.txt             Debian's nginx: shared, reuseport, rpd attached,
 #                         with keepalive connections and as a gzipping
 #                         proxy; a reload under load with rpd attached
@@ -114,6 +116,14 @@ for s in "${scenarios[@]}"; do
 		sed -n '1,/^$/p;/^model /,/^$/p;/in the same repetition: median/,/^$/p'
 	plot_cdf "$s"
 	plot_workers "$s"
+	# the same load on ideal workers: the floor of each way of dispatching
+	# (the scenario's own parameters, whatever BENCH_OPTS says)
+	case $s in
+	latency | lowload | slow-worker)
+		"$build/rpd-bench" model "$s" | tee "$out/$s-model.txt"
+		echo
+		;;
+	esac
 done
 
 echo "== nginx"
@@ -121,6 +131,8 @@ echo "== nginx"
 
 echo "bench: tables, JSON and plots in $out/:"
 for s in "${scenarios[@]}"; do
-	echo "  $s.txt $s.json $s-cdf.png $s-workers.png"
+	m=''
+	[ ! -e "$out/$s-model.txt" ] || m=" $s-model.txt"
+	echo "  $s.txt $s.json $s-cdf.png $s-workers.png$m"
 done
 echo "  nginx.txt"

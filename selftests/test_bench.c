@@ -168,6 +168,45 @@ TEST_F_TIMEOUT(bench, closed_loop_repeated, BENCH_TIMEOUT)
 	json_free(doc);
 }
 
+/* The model is arithmetic on a seeded draw: its order is queueing theory's */
+TEST(model_orders_the_dispatches)
+{
+	static const char *const names[] = {
+		"shared-queue", "least-conn", "p2c", "round-robin", "hash",
+	};
+	static struct rpdt_out o, again;
+	struct json_value *doc;
+	char err[128], path[64];
+	size_t i;
+
+	ASSERT_EQ(0, rpdt_run(&o, "rpd-bench", ARGS("model", "latency", "--json")));
+	ASSERT_EQ(0, o.status) TH_LOG("%s", o.err);
+	doc = json_parse(o.out, strlen(o.out), err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, o.out);
+	EXPECT_EQ(1000000, json_num(doc, "modelled"));
+	ASSERT_EQ(5, json_len(doc, "models"));
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "models[%zu].model", i);
+		EXPECT_STREQ(names[i], json_str(doc, path));
+	}
+	EXPECT_EQ(1, num(doc, 0, "p99_vs_shared"));
+	/* one queue beats binding at arrival; knowing every queue beats
+	 * knowing two, which beats knowing none
+	 */
+	EXPECT_LT(1.1, num(doc, 1, "p99_vs_shared"));
+	EXPECT_GT(1.5, num(doc, 1, "p99_vs_shared"));
+	EXPECT_LT(num(doc, 1, "p99_ms"), num(doc, 2, "p99_ms"));
+	EXPECT_LT(num(doc, 2, "p99_ms"), num(doc, 3, "p99_ms"));
+	EXPECT_LT(num(doc, 3, "p99_ms"), num(doc, 4, "p99_ms"));
+	json_free(doc);
+	/* the same seed, the same numbers; another seed, others */
+	ASSERT_EQ(0, rpdt_run(&again, "rpd-bench", ARGS("model", "latency", "--json")));
+	EXPECT_STREQ(o.out, again.out);
+	ASSERT_EQ(0, rpdt_run(&again, "rpd-bench",
+			      ARGS("model", "latency", "--json", "--seed", "2")));
+	EXPECT_STRNE(o.out, again.out);
+}
+
 TEST_F_TIMEOUT(bench, persistent, BENCH_TIMEOUT)
 {
 	/* every connection stays open until all are: 40 open at once */
@@ -229,6 +268,9 @@ TEST(usage_errors)
 		{ ARGS("compare", "latency", "extra"), "unexpected argument 'extra'" },
 		{ ARGS("compare", "accept-rate", "--load", "open"), "--rho: with no service time" },
 		{ ARGS("compare", "latency", "--save", "/nonexistent"), "--save '/nonexistent': not a directory" },
+		{ ARGS("model", "accept-rate"), "model: accept-rate is not an open loop; use latency, lowload or slow-worker" },
+		{ ARGS("model", "latency", "--reps", "3"), "model: --reps is for run and compare" },
+		{ ARGS("model", "latency", "--models", "hash"), "model: --models is for run and compare" },
 	};
 	struct rpdt_out *o = malloc(sizeof(*o));
 	unsigned int i;

@@ -116,6 +116,23 @@ struct cfg {
 /* Requests the workers can finish per second with every worker busy. */
 double cfg_capacity(const struct cfg *c);
 
+/* One connection of the load, drawn from the seed before a run. */
+struct req {
+	long long t;		/* intended start, ns after the run's t0 */
+	unsigned int us;	/* service time asked of the worker */
+};
+
+/* c->conns arrivals (open loop) and service times into @s. */
+void draw_schedule(const struct cfg *c, struct req *s);
+
+/* ---- model.c ------------------------------------------------------------ */
+
+/* The scenario's open-loop load on ideal workers, simulated: the floor
+ * each way of dispatching has, without a kernel or a machine. 0, or -1
+ * with a message.
+ */
+int model_run(FILE *f, const struct cfg *c, bool json);
+
 /* ---- statistics (stats.c) ------------------------------------------------- */
 
 /*

@@ -37,11 +37,6 @@
  */
 #define SRC_ADDRS		250
 
-struct req {
-	long long t;		/* intended start, ns after the run's t0 */
-	unsigned int us;	/* service time asked of the worker */
-};
-
 enum cstate { C_CONNECTING, C_READING };
 
 struct conn {
@@ -80,7 +75,7 @@ struct client {
 	int finished;
 };
 
-static void draw_schedule(const struct cfg *c, struct req *s)
+void draw_schedule(const struct cfg *c, struct req *s)
 {
 	unsigned long long ra = c->seed ^ 0xa0761d6478bd642fULL;
 	unsigned long long rs = c->seed ^ 0xe7037ed1a0b428dbULL;

@@ -55,7 +55,7 @@ static const struct scenario scenarios[] = {
 
 #define NR_SCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
 
-enum command { CMD_RUN, CMD_COMPARE };
+enum command { CMD_RUN, CMD_COMPARE, CMD_MODEL };
 
 struct opts {
 	enum command cmd;
@@ -70,6 +70,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rpd-bench run SCENARIO [OPTIONS]      each model's full report\n"
 		"       rpd-bench compare SCENARIO [OPTIONS]  all models side by side\n"
+		"       rpd-bench model SCENARIO [OPTIONS]    the same load on ideal workers,\n"
+		"                                             simulated: each dispatch's floor\n"
 		"       rpd-bench list                        scenarios and models\n"
 		"\n"
 		"Runs N worker processes under every accept-balancing model in turn, with\n"
@@ -239,7 +241,7 @@ static void parse_args(struct cfg *c, struct opts *o, int argc, char **argv)
 	long threads = 0, reps = 0;
 	const char *cmd;
 	unsigned int i;
-	int opt, m;
+	int opt, m, li = 0;
 
 	/* --help and list need no root and no scenario */
 	for (i = 1; i < (unsigned int)argc; i++) {
@@ -251,7 +253,7 @@ static void parse_args(struct cfg *c, struct opts *o, int argc, char **argv)
 			break;
 	}
 	if (argc < 2)
-		usage_error("missing command: run, compare or list");
+		usage_error("missing command: run, compare, model or list");
 	cmd = argv[1];
 	if (!strcmp(cmd, "list")) {
 		if (argc > 2)
@@ -263,8 +265,10 @@ static void parse_args(struct cfg *c, struct opts *o, int argc, char **argv)
 		o->cmd = CMD_RUN;
 	else if (!strcmp(cmd, "compare"))
 		o->cmd = CMD_COMPARE;
+	else if (!strcmp(cmd, "model"))
+		o->cmd = CMD_MODEL;
 	else
-		usage_error("unknown command '%s': use run, compare or list", cmd);
+		usage_error("unknown command '%s': use run, compare, model or list", cmd);
 	if (argc < 3 || argv[2][0] == '-')
 		usage_error("%s: missing SCENARIO (latency, lowload, slow-worker, persistent, accept-rate, closed)",
 			    cmd);
@@ -290,7 +294,14 @@ static void parse_args(struct cfg *c, struct opts *o, int argc, char **argv)
 		c->selected[m] = true;
 
 	optind = 3;
-	while ((opt = getopt_long(argc, argv, ":n:c:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:c:h", longopts, &li)) != -1) {
+		/* a model has no machine, models to pick or runs to repeat */
+		if (o->cmd == CMD_MODEL && (opt == O_MODELS || opt == O_LOAD ||
+		    opt == 'c' || opt == O_WORK || opt == O_REPS ||
+		    opt == O_THREADS || opt == O_TIMEOUT || opt == O_DETAIL ||
+		    opt == O_SAVE || opt == O_RPDCTL || opt == O_PROG_COST))
+			usage_error("model: %s%s is for run and compare",
+				    opt == 'c' ? "-c" : "--", opt == 'c' ? "" : longopts[li].name);
 		switch (opt) {
 		case O_MODELS:
 			parse_models(c, optarg);
@@ -406,6 +417,9 @@ static void parse_args(struct cfg *c, struct opts *o, int argc, char **argv)
 	}
 	c->reps = reps ? reps : o->cmd == CMD_COMPARE ? 2 : 1;
 	c->client_threads = threads ? threads : c->load == LOAD_CLOSED ? 2 : 1;
+	if (o->cmd == CMD_MODEL && c->load != LOAD_OPEN)
+		usage_error("model: %s is not an open loop; use latency, lowload or slow-worker",
+			    c->scenario);
 	if (o->save) {
 		struct stat st;
 
@@ -627,6 +641,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	parse_args(&c, &o, argc, argv);
+	if (o.cmd == CMD_MODEL)
+		return model_run(stdout, &c, o.json) || fflush(stdout) ? 1 : 0;
 	if (!c.rpdctl)
 		c.rpdctl = default_rpdctl();
 	setup_process();
