@@ -105,10 +105,12 @@ struct {
 	__type(value, struct rpd_conn);
 } conns SEC(".maps");
 
-/* Slots that may take the connection come in two classes: serving, and
- * draining (only used when no serving slot is left).
+/* Slots that may take the connection come in three classes: serving,
+ * draining (only used when no serving slot is left), and the overflow
+ * queue (least-conn: when no serving slot is idle; any policy: when no
+ * other slot is left).
  */
-enum { CLS_SERVING, CLS_DRAINING, CLS_MAX };
+enum { CLS_SERVING, CLS_DRAINING, CLS_OVERFLOW, CLS_MAX };
 
 struct scan {
 	/* the listener address of the reuseport group being served */
@@ -183,6 +185,11 @@ static __always_inline int slot_class(const struct scan *sc,
 	if (s->addr[0] != sc->addr[0] || s->addr[1] != sc->addr[1] ||
 	    s->addr[2] != sc->addr[2] || s->addr[3] != sc->addr[3])
 		return -1;
+	/* flags lie on the slot's second line, which only its owner
+	 * writes, once: a read here costs no cache line in flight
+	 */
+	if (s->flags & RPD_SLOT_OVERFLOW)
+		return CLS_OVERFLOW;
 	return s->drain ? CLS_DRAINING : CLS_SERVING;
 }
 
@@ -306,15 +313,24 @@ static __always_inline int choose(struct sk_reuseport_md *md, struct scan *sc,
 	sc->least = md->migrating_sk || policy == RPD_POLICY_LEAST_CONN;
 	/* xorshift never leaves 0 */
 	sc->rnd = sc->least ? bpf_get_prandom_u32() | 1 : 0;
-	sc->cnt[CLS_SERVING] = sc->cnt[CLS_DRAINING] = 0;
-	sc->ties[CLS_SERVING] = sc->ties[CLS_DRAINING] = 0;
-	sc->best[CLS_SERVING] = sc->best[CLS_DRAINING] = -1;
+	for (cls = 0; cls < CLS_MAX; cls++) {
+		sc->cnt[cls] = sc->ties[cls] = 0;
+		sc->best[cls] = -1;
+	}
 	bpf_loop(nr_slots, scan_least, NULL, 0);
 
 	cls = sc->cnt[CLS_SERVING] ? CLS_SERVING : CLS_DRAINING;
 	n = sc->cnt[cls];
+	/* nobody to serve it now: it waits in the overflow queue, if any */
 	if (!n)
-		return -1;
+		return sc->best[CLS_OVERFLOW];
+	/* Late binding: with every worker busy, a connection bound to one
+	 * waits for that worker's request; in the overflow queue it waits
+	 * for the first worker to free. A migrated request stays bound.
+	 */
+	if (sc->least && !md->migrating_sk && sc->best_load[cls] &&
+	    sc->best[CLS_OVERFLOW] >= 0)
+		return sc->best[CLS_OVERFLOW];
 	/* with one slot, best is the first and only one met */
 	if (sc->least || n == 1)
 		return sc->best[cls];

@@ -98,6 +98,13 @@ struct rpd_slot {
  */
 #define RPD_SLOT_ATTACHED	(1U << 0)
 
+/* The group's overflow queue for its address (rpd_listen_overflow()): a
+ * listener every worker also takes from when it frees. least-conn sends a
+ * connection here only when no serving slot of the address is idle, so
+ * the connection goes to whichever worker frees first.
+ */
+#define RPD_SLOT_OVERFLOW	(1U << 1)
+
 /*
  * A connection, as the dispatcher sees it in the SYN and as
  * inet_sock_set_state sees its socket: the server's address and port

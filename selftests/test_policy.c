@@ -5,8 +5,10 @@
  * each connection tells which slot the program chose.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "kselftest_harness.h"
 #include "rpd.h"
@@ -90,6 +92,77 @@ TEST_F(group, least_conn_picks_fewest_in_flight)
 	ASSERT_EQ(0, rpdt_spread(self->w, NW, variant->addr, NW, count, NULL));
 	for (i = 0; i < NW; i++)
 		EXPECT_EQ(1, count[i]) TH_LOG("worker %d", i);
+}
+
+/* Late binding: the overflow queue takes a connection only when no
+ * worker is idle, and a worker that takes one from it counts it as its own.
+ */
+TEST_F(group, overflow_queue_takes_what_no_idle_worker_can)
+{
+	struct rpd_worker *all[NW + 1];
+	struct pollfd pfd = { .events = POLLIN };
+	int seen[NW + 1] = {}, i, c, fd, which;
+	struct rpd_slot s;
+
+	ASSERT_EQ(0, rpd_listen_overflow(self->g, variant->addr, NULL, &all[NW]))
+		TH_LOG("%s", rpd_errmsg());
+	for (i = 0; i < NW; i++)
+		all[i] = self->w[i];
+
+	/* one to each idle worker, none to the queue */
+	for (i = 0; i < NW; i++) {
+		which = rpdt_which(all, NW + 1, variant->addr, NULL);
+		ASSERT_LE(0, which);
+		seen[which]++;
+	}
+	for (i = 0; i < NW; i++)
+		EXPECT_EQ(1, seen[i]) TH_LOG("worker %d", i);
+	EXPECT_EQ(0, seen[NW]);
+	/* every worker busy: the queue */
+	EXPECT_EQ(NW, rpdt_which(all, NW + 1, variant->addr, NULL));
+
+	/* worker 1 takes the next from the queue: it counts as worker 1's */
+	c = rpdt_connect(variant->addr, 0);
+	ASSERT_LE(0, c);
+	pfd.fd = rpd_worker_fd(all[NW]);
+	ASSERT_EQ(1, poll(&pfd, 1, 2000));
+	fd = rpd_accept_overflow(self->w[1], all[NW], SOCK_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s", rpd_errmsg());
+	close(fd);
+	rpdt_abort(c);
+	ASSERT_EQ(0, rpdt_slot(self->bpffs, "t", rpd_worker_slot(self->w[1]), &s));
+	EXPECT_EQ(2, s.dispatched);
+	EXPECT_EQ(0, s.finished);
+	/* the queue: two in, one taken by a worker (rpdt_which took the
+	 * other straight off the listener, as no worker should)
+	 */
+	ASSERT_EQ(0, rpdt_slot(self->bpffs, "t", rpd_worker_slot(all[NW]), &s));
+	EXPECT_EQ(2, s.dispatched);
+	EXPECT_EQ(1, s.finished);
+	EXPECT_EQ(RPD_SLOT_OVERFLOW, s.flags);
+
+	/* nothing queued: another worker was faster, nothing counted */
+	EXPECT_EQ(-EAGAIN, rpd_accept_overflow(self->w[1], all[NW], 0));
+	ASSERT_EQ(0, rpdt_slot(self->bpffs, "t", rpd_worker_slot(self->w[1]), &s));
+	EXPECT_EQ(2, s.dispatched);
+	EXPECT_EQ(-EINVAL, rpd_accept_overflow(self->w[1], self->w[2], 0));
+	EXPECT_NE(NULL, strstr(rpd_errmsg(), "is not an overflow queue"));
+
+	/* a worker frees: it, not the queue, takes the next */
+	rpd_conn_done(self->w[3]);
+	EXPECT_EQ(3, rpdt_which(all, NW + 1, variant->addr, NULL));
+
+	/* round-robin binds at arrival, always: the queue is left alone */
+	set_policy(_metadata, self->bpffs, "round-robin");
+	for (i = 0; i < 2 * NW; i++) {
+		which = rpdt_which(all, NW + 1, variant->addr, NULL);
+		EXPECT_TRUE(which >= 0 && which < NW) TH_LOG("%d", which);
+	}
+	/* the queue gone, every connection is bound at arrival again */
+	rpd_worker_close(all[NW]);
+	set_policy(_metadata, self->bpffs, "least-conn");
+	which = rpdt_which(self->w, NW, variant->addr, NULL);
+	EXPECT_TRUE(which >= 0 && which < NW) TH_LOG("%d", which);
 }
 
 TEST_F(group, least_conn_ties_spread_evenly)

@@ -284,11 +284,13 @@ static int claim_slot(struct rpd_group *g, int fd, __u32 *slot)
 	return 0;
 }
 
-int rpd_listen(struct rpd_group *g, const char *addr,
-	       const struct rpd_listen_opts *opts, struct rpd_worker **out)
+/* rpd_listen(), and with RPD_SLOT_OVERFLOW in @flags, the overflow queue */
+static int listen_slot(struct rpd_group *g, const char *addr,
+		       const struct rpd_listen_opts *opts, __u32 flags,
+		       struct rpd_worker **out)
 {
 	unsigned int weight = opts && opts->weight ? opts->weight : RPD_WEIGHT_DEFAULT;
-	struct rpdu_owner owner = {};
+	struct rpdu_owner owner = { .flags = flags };
 	struct sockaddr_storage ss;
 	socklen_t clen = sizeof(__u64);
 	struct rpd_worker *w;
@@ -335,6 +337,42 @@ err_close:
 err_free:
 	free(w);
 	return err;
+}
+
+int rpd_listen(struct rpd_group *g, const char *addr,
+	       const struct rpd_listen_opts *opts, struct rpd_worker **out)
+{
+	return listen_slot(g, addr, opts, 0, out);
+}
+
+int rpd_listen_overflow(struct rpd_group *g, const char *addr,
+			const struct rpd_listen_opts *opts, struct rpd_worker **out)
+{
+	struct rpd_listen_opts o = { .nonblock = 1 };
+
+	/* several workers poll it and one wins: the others must not block */
+	if (opts)
+		o.backlog = opts->backlog;
+	return listen_slot(g, addr, &o, RPD_SLOT_OVERFLOW, out);
+}
+
+int rpd_accept_overflow(struct rpd_worker *w, struct rpd_worker *ovf, int flags)
+{
+	int c;
+
+	if (!(ovf->slot->flags & RPD_SLOT_OVERFLOW))
+		return fail(-EINVAL, "slot %u of group '%s' is not an overflow queue",
+			    ovf->slot_nr, ovf->group->name);
+	c = accept4(ovf->fd, NULL, NULL, flags);
+	if (c < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -EAGAIN;		/* the common race, and no message */
+	if (c < 0)
+		return fail(-errno, "accepting from the overflow queue of group '%s': %s",
+			    ovf->group->name, strerror(errno));
+	/* it left the queue, and is the worker's from now on */
+	__atomic_fetch_add(&ovf->slot->finished, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&w->slot->dispatched, 1, __ATOMIC_RELAXED);
+	return c;
 }
 
 int rpd_worker_fd(const struct rpd_worker *w)

@@ -70,6 +70,29 @@ RPD_API int rpd_listen(struct rpd_group *g, const char *addr,
 		       const struct rpd_listen_opts *opts,
 		       struct rpd_worker **out);
 
+/*
+ * Late binding: an overflow queue for @addr, a listener in a slot of its
+ * own. least-conn sends a connection there only when no worker of the
+ * address is idle, so it goes to whichever worker frees first rather
+ * than waiting for the busy one it would have been bound to (for equal
+ * workers, the tail of one shared queue). Call it before fork() in the
+ * parent of prefork workers: each worker then waits on its own listener
+ * and this one (O_NONBLOCK; poll both), takes its own connections first,
+ * and takes from this one with rpd_accept_overflow(). Same errors as
+ * rpd_listen(); its weight is not used.
+ */
+RPD_API int rpd_listen_overflow(struct rpd_group *g, const char *addr,
+				const struct rpd_listen_opts *opts,
+				struct rpd_worker **out);
+
+/* accept4(@ovf's listener, NULL, NULL, @flags) for worker @w: the
+ * connection is @w's from then on, ended with rpd_conn_done(@w). The fd,
+ * or -errno with nothing counted: -EAGAIN when another worker took it
+ * first, -EINVAL if @ovf is not an overflow queue.
+ */
+RPD_API int rpd_accept_overflow(struct rpd_worker *w, struct rpd_worker *ovf,
+				int flags);
+
 RPD_API int rpd_worker_fd(const struct rpd_worker *w);
 RPD_API int rpd_worker_slot(const struct rpd_worker *w);
 

@@ -44,6 +44,8 @@ static const struct {
 
 const char *slot_owner(const struct rpd_slot *s)
 {
+	if (s->flags & RPD_SLOT_OVERFLOW)
+		return "overflow";
 	return s->flags & RPD_SLOT_ATTACHED ? "attached" : "librpd";
 }
 
