@@ -25,7 +25,7 @@
 static const char *const all_models[] = {
 	"shared-blocking", "shared-epoll", "shared-epoll-jitter", "reuseport-hash",
 	"acceptor-thread", "master-rr", "rpd-least-conn", "rpd-p2c",
-	"rpd-round-robin", "shared-epoll-fifo",
+	"rpd-round-robin", "rpd-overflow", "shared-epoll-fifo",
 };
 
 #define NR_MODELS	(sizeof(all_models) / sizeof(all_models[0]))

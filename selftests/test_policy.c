@@ -102,6 +102,7 @@ TEST_F(group, overflow_queue_takes_what_no_idle_worker_can)
 	struct rpd_worker *all[NW + 1];
 	struct pollfd pfd = { .events = POLLIN };
 	int seen[NW + 1] = {}, i, c, fd, which;
+	static struct rpdt_out o;
 	struct rpd_slot s;
 
 	ASSERT_EQ(0, rpd_listen_overflow(self->g, variant->addr, NULL, &all[NW]))
@@ -140,6 +141,8 @@ TEST_F(group, overflow_queue_takes_what_no_idle_worker_can)
 	EXPECT_EQ(2, s.dispatched);
 	EXPECT_EQ(1, s.finished);
 	EXPECT_EQ(RPD_SLOT_OVERFLOW, s.flags);
+	ASSERT_EQ(0, rpdt_ctl(&o, self->bpffs, "-j", "show", "t", NULL));
+	EXPECT_NE(NULL, strstr(o.out, "\"owner\": \"overflow\"")) TH_LOG("%s", o.out);
 
 	/* nothing queued: another worker was faster, nothing counted */
 	EXPECT_EQ(-EAGAIN, rpd_accept_overflow(self->w[1], all[NW], 0));

@@ -64,6 +64,7 @@ enum model_id {
 	M_RPD_LEAST_CONN,
 	M_RPD_P2C,
 	M_RPD_ROUND_ROBIN,
+	M_RPD_OVERFLOW,
 	M_SHARED_EPOLL_FIFO,
 	M_NR,
 };
@@ -74,6 +75,7 @@ struct model {
 	const char *policy;	/* rpd policy, or NULL: not an rpd model */
 	bool jitter;		/* random pause before accept after a wait */
 	bool fifo;		/* listener registered with rpd_epoll_fifo */
+	bool overflow;		/* rpd: also an overflow queue (late binding) */
 	const char *about;
 };
 
@@ -250,6 +252,7 @@ struct wctx {
 	int src;			/* master-rr: the socket fds arrive on */
 	int ready;			/* write one byte here once ready */
 	struct rpd_group *group;	/* rpd models */
+	struct rpd_worker *overflow;	/* rpd-overflow: the group's queue */
 };
 
 /* A worker's whole life; never returns. */

@@ -35,6 +35,11 @@ struct server {
 	pid_t pids[BENCH_MAX_WORKERS + 1];
 	bool loaded;		/* the rpd group */
 	int fifo_ctl;
+	/* rpd-overflow: the queue's slot is held here, as a prefork
+	 * parent holds it, with the group it lives in
+	 */
+	struct rpd_group *g;
+	struct rpd_worker *ovf;
 };
 
 static struct server *running;
@@ -75,6 +80,11 @@ const struct model models[M_NR] = {
 	[M_RPD_ROUND_ROBIN] = {
 		.name = "rpd-round-robin", .kind = WK_OWN_LISTENER, .policy = "round-robin",
 		.about = "rpd, policy round-robin",
+	},
+	[M_RPD_OVERFLOW] = {
+		.name = "rpd-overflow", .kind = WK_OWN_LISTENER, .policy = "least-conn",
+		.overflow = true,
+		.about = "rpd least-conn, and an overflow queue every worker takes from when it frees",
 	},
 	[M_SHARED_EPOLL_FIFO] = {
 		.name = "shared-epoll-fifo", .kind = WK_EPOLL_SHARED, .fifo = true,
@@ -199,8 +209,10 @@ struct server *server_start(const struct cfg *c, enum model_id m,
 		const char *args[] = { "load", BENCH_GROUP, "--policy", mod->policy,
 				       "--max-workers", n, NULL };
 
-		/* as many slots as workers: the program scans every slot */
-		snprintf(n, sizeof(n), "%d", c->workers);
+		/* as many slots as workers (and the overflow queue): the
+		 * program scans every slot
+		 */
+		snprintf(n, sizeof(n), "%d", c->workers + (mod->overflow ? 1 : 0));
 		if (rpdctl_run(c, args)) {
 			snprintf(why, whylen, "cannot load the rpd group");
 			*fatal = true;
@@ -211,6 +223,15 @@ struct server *server_start(const struct cfg *c, enum model_id m,
 			snprintf(why, whylen, "%s", rpd_errmsg());
 			*fatal = true;
 			goto fail;
+		}
+		if (mod->overflow) {
+			struct rpd_listen_opts lo = { .backlog = BENCH_BACKLOG };
+
+			if (rpd_listen_overflow(g, BENCH_ADDR, &lo, &s->ovf)) {
+				snprintf(why, whylen, "%s", rpd_errmsg());
+				*fatal = true;
+				goto fail;
+			}
 		}
 	}
 	if (mod->kind != WK_OWN_LISTENER) {
@@ -248,6 +269,7 @@ struct server *server_start(const struct cfg *c, enum model_id m,
 			struct wctx w = {
 				.cfg = c, .model = mod, .id = i, .lfd = lfd,
 				.src = -1, .ready = wr, .group = g,
+				.overflow = s->ovf,
 			};
 
 			for (j = 0; j < nsocks; j++) {
@@ -303,7 +325,10 @@ struct server *server_start(const struct cfg *c, enum model_id m,
 	}
 	if (lfd >= 0)
 		close(lfd);
-	rpd_group_close(g);
+	if (s->ovf)
+		s->g = g;
+	else
+		rpd_group_close(g);
 	return s;
 
 fail:
@@ -313,7 +338,10 @@ fail:
 	}
 	if (lfd >= 0)
 		close(lfd);
-	rpd_group_close(g);
+	if (s->ovf)
+		s->g = g;
+	else
+		rpd_group_close(g);
 	server_stop(s);
 	return NULL;
 }
@@ -331,6 +359,8 @@ void server_stop(struct server *s)
 		while (waitpid(s->pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
 	s->npids = 0;
+	rpd_worker_close(s->ovf);
+	rpd_group_close(s->g);
 	if (s->loaded)
 		rpdctl_run(s->cfg, args);
 	if (s->fifo_ctl >= 0)

@@ -45,6 +45,7 @@ enum tag {
 	TAG_SRC,		/* master-rr: the socket fds arrive on */
 	TAG_NEW,		/* acceptor-thread: a connection to serve */
 	TAG_HELD,		/* a long-lived connection, idle */
+	TAG_OVERFLOW,		/* rpd-overflow: the group's queue */
 };
 
 #define EVDATA(tag, fd)	((unsigned long long)(tag) << 32 | (unsigned int)(fd))
@@ -261,6 +262,21 @@ static void __attribute__((noreturn)) run_blocking(struct wstate *st)
 	}
 }
 
+/* rpd-overflow: a connection from the group's queue, this worker's now */
+static void accept_overflow(struct wstate *st)
+{
+	int c = rpd_accept_overflow(st->rw, st->w->overflow, SOCK_CLOEXEC);
+
+	if (c < 0) {
+		/* -EAGAIN: another worker took it */
+		if (c == -EAGAIN || rpdu_accept_retry(-c))
+			return;
+		wdie(st, "%s", rpd_errmsg());
+	}
+	if (serve(st, c))
+		hold_in_epoll(st, c, false);
+}
+
 /* ---- the epoll models ------------------------------------------------------- */
 
 static void jitter(struct wstate *st)
@@ -352,6 +368,11 @@ static void __attribute__((noreturn)) run_epoll(struct wstate *st)
 				 */
 				accept_one(st, fd);
 				break;
+			case TAG_OVERFLOW:
+				/* its own first: those were bound to it */
+				if (!accept_one(st, st->w->lfd))
+					accept_overflow(st);
+				break;
 			case TAG_SRC:
 				fd = recv_fd(st);
 				if (fd >= 0 && serve(st, fd))
@@ -442,6 +463,9 @@ void worker_main(struct wctx *w)
 	case WK_OWN_LISTENER:
 		w->lfd = own_listener(&st);
 		watch(&st, w->lfd, TAG_LISTEN, 0);
+		/* one idle worker woken per connection queued there */
+		if (w->overflow)
+			watch(&st, rpd_worker_fd(w->overflow), TAG_OVERFLOW, EPOLLEXCLUSIVE);
 		break;
 	case WK_ACCEPTOR:
 		e = pthread_create(&t, NULL, acceptor, &st);
