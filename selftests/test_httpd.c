@@ -20,6 +20,7 @@
 #include "rpd_test.h"
 
 #define WORKERS 4
+#define ARGS(...)	((const char *const []){ __VA_ARGS__, NULL })
 
 FIXTURE(httpd) {
 	char bpffs[64];
@@ -43,11 +44,14 @@ FIXTURE_TEARDOWN(httpd)
 	rpdt_sandbox_done(self->bpffs);
 }
 
-/* Start rpd-httpd and wait (5 s at most) for its ready line; @opt and
- * @val, if given, are one more option.
+/* Start rpd-httpd and wait (5 s at most) for its ready line; @more, if
+ * not NULL, is a NULL-terminated list of more arguments.
  */
-static int start(FIXTURE_DATA(httpd) *self, const char *opt, const char *val)
+static int start(FIXTURE_DATA(httpd) *self, const char *const *more)
 {
+	const char *argv[32] = { "rpd-httpd", "--group", "web", "--listen", "127.0.0.1:8080",
+				 "--workers", NULL, "--bpffs", self->bpffs };
+	int argc = 9;
 	char path[256], line[256] = "", n[8];
 	struct pollfd pfd;
 	size_t len = 0;
@@ -62,8 +66,11 @@ static int start(FIXTURE_DATA(httpd) *self, const char *opt, const char *val)
 		return -errno;
 	if (self->server == 0) {
 		dup2(p[1], 1);
-		execl(path, "rpd-httpd", "--group", "web", "--listen", "127.0.0.1:8080",
-		      "--workers", n, "--bpffs", self->bpffs, opt, val, (char *)NULL);
+		argv[6] = n;
+		while (more && *more && argc < 31)
+			argv[argc++] = *more++;
+		argv[argc] = NULL;
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	close(p[1]);
@@ -114,7 +121,7 @@ TEST_F(httpd, every_worker_serves)
 {
 	struct rpdt_out o;
 
-	ASSERT_EQ(0, start(self, NULL, NULL));
+	ASSERT_EQ(0, start(self, NULL));
 	ASSERT_EQ(0, get(&o, 400)) TH_LOG("%s%s", o.out, o.err);
 	EXPECT_EQ(400, jnum(o.out, "ok")) TH_LOG("%s", o.out);
 	EXPECT_EQ(WORKERS, jlen(o.out, "per_slot")) TH_LOG("%s", o.out);
@@ -159,7 +166,7 @@ TEST_F(httpd, pads_the_body_to_body_bytes)
 	EXPECT_NE(NULL, strstr(o.err, "rpd-httpd: --body-bytes '1048577': must be 0-1048576\n"))
 		TH_LOG("%s", o.err);
 
-	ASSERT_EQ(0, start(self, "--body-bytes", "32768"));
+	ASSERT_EQ(0, start(self, ARGS("--body-bytes", "32768")));
 	len = fetch(buf, sizeof(buf) - 1);
 	ASSERT_LT(0, len);
 	buf[len] = 0;
@@ -175,6 +182,49 @@ TEST_F(httpd, pads_the_body_to_body_bytes)
 	EXPECT_NE(NULL, strchr(body + 10, ' '));
 }
 
+/* Late binding: what arrives while every worker is busy waits in the
+ * queue for the first to free; every request is served and every count
+ * ends even.
+ */
+TEST_F(httpd, overflow_queue_serves_and_balances_the_books)
+{
+	__u64 queued = 0, dispatched = 0, done = 0;
+	struct rpd_slot sl;
+	struct rpdt_out o;
+	int k, queues = 0;
+
+	ASSERT_EQ(0, start(self, ARGS("--overflow", "--work-ms", "20")));
+	ASSERT_EQ(0, get(&o, 200)) TH_LOG("%s%s", o.out, o.err);
+	EXPECT_EQ(200, jnum(o.out, "ok")) TH_LOG("%s", o.out);
+	/* the queue's slot serves nobody: responses name the workers' */
+	EXPECT_EQ(WORKERS, jlen(o.out, "per_slot")) TH_LOG("%s", o.out);
+	for (k = 0; k < 16; k++) {
+		if (rpdt_slot(self->bpffs, "web", k, &sl) || !sl.live)
+			continue;
+		if (sl.flags & RPD_SLOT_OVERFLOW) {
+			queues++;
+			queued = sl.dispatched;
+			/* all taken out again, by rpd_accept_overflow() */
+			EXPECT_EQ(sl.dispatched, sl.finished);
+			continue;
+		}
+		dispatched += sl.dispatched;
+		done += sl.finished;
+	}
+	EXPECT_EQ(1, queues);
+	/* 8 clients on 4 workers of 20 ms: the queue was used */
+	EXPECT_LT(0, queued);
+	EXPECT_EQ(200, dispatched);
+	EXPECT_EQ(200, done);
+
+	ASSERT_EQ(0, rpdt_run(&o, "rpd-httpd",
+			      ARGS("rpd-httpd", "--group", "web", "--listen", "127.0.0.1:8081",
+				   "--workers", "16", "--overflow", "--bpffs", self->bpffs)));
+	EXPECT_EQ(1, o.status);
+	EXPECT_STREQ("rpd-httpd: --workers 16 and --overflow: group 'web' has 16 slots; load it with a larger --max-workers\n",
+		     o.err);
+}
+
 TEST_F(httpd, unprivileged_workers_keep_reporting)
 {
 	struct rpdt_out o;
@@ -182,7 +232,7 @@ TEST_F(httpd, unprivileged_workers_keep_reporting)
 	int uid = -1;
 	FILE *f;
 
-	ASSERT_EQ(0, start(self, "--user", "nobody"));
+	ASSERT_EQ(0, start(self, ARGS("--user", "nobody")));
 	ASSERT_EQ(0, get(&o, 200)) TH_LOG("%s%s", o.out, o.err);
 	EXPECT_EQ(200, jnum(o.out, "ok"));
 	EXPECT_EQ(WORKERS, jlen(o.out, "per_slot"));
@@ -223,7 +273,7 @@ TEST_F(httpd, killed_worker_is_replaced)
 	struct rpdt_out o;
 	int pid, i;
 
-	ASSERT_EQ(0, start(self, NULL, NULL));
+	ASSERT_EQ(0, start(self, NULL));
 	ASSERT_EQ(0, rpdt_ctl(&o, self->bpffs, "-j", "show", "web", NULL));
 	pid = jnum(o.out, "groups[0].slots[1].pid");
 	ASSERT_LT(0, pid);

@@ -80,13 +80,14 @@ struct server {
 	/* command line */
 	const char *group, *addr, *bpffs, *user;
 	long nr_workers, work_ms, backlog, body_bytes;
-	bool burn_cpu;
+	bool burn_cpu, overflow;
 	char *text;		/* --body-bytes of text; each body's tail */
 	uid_t uid;
 	gid_t gid;
 
 	/* parent */
 	struct rpd_group *g;
+	struct rpd_worker *ovf;	/* --overflow: the queue, every worker's */
 	pid_t parent;
 	struct worker *workers;
 	int sigfd, ready_rd, ready_wr;
@@ -117,6 +118,8 @@ static void usage(FILE *f)
 		"  --backlog B         listen backlog, 1-65535 (default SOMAXCONN)\n"
 		"  --body-bytes N      pad the body with text to N bytes, 0-%d\n"
 		"                      (default 0: the slot line alone)\n"
+		"  --overflow          also an overflow queue every worker takes from once\n"
+		"                      free (late binding; the group needs a slot more)\n"
 		"  --help              this text\n"
 		"\n"
 		"Prints 'rpd-httpd: N workers on ADDR:PORT (group G)' once every worker\n"
@@ -145,6 +148,7 @@ static void parse_args(struct server *s, int argc, char **argv)
 		{ "bpffs",	required_argument,	NULL, 'b' },
 		{ "backlog",	required_argument,	NULL, 'q' },
 		{ "body-bytes",	required_argument,	NULL, 'y' },
+		{ "overflow",	no_argument,		NULL, 'o' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{}
 	};
@@ -185,6 +189,9 @@ static void parse_args(struct server *s, int argc, char **argv)
 			break;
 		case 'y':
 			s->body_bytes = opt_long("body-bytes", optarg, 0, BODY_MAX);
+			break;
+		case 'o':
+			s->overflow = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -413,11 +420,43 @@ static void answer(const struct server *s, int c, int slot, pid_t pid)
 	respond(s, c, ok, head, slot, pid);
 }
 
+/* The next connection for worker @w, or -1 to look again. With an
+ * overflow queue, its own listener first: what is there was bound to it.
+ */
+static int next_conn(const struct server *s, struct rpd_worker *w,
+		     const struct pollfd *pfd, int *failed)
+{
+	int c = -1;
+
+	if (pfd[0].revents) {
+		c = accept4(pfd[0].fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0)
+			return c;
+		if (errno != EAGAIN && !rpdu_accept_retry(errno)) {
+			warn("worker slot %d: accept", rpd_worker_slot(w));
+			*failed = 1;
+			return -1;
+		}
+	}
+	if (s->ovf && pfd[1].revents) {
+		c = rpd_accept_overflow(w, s->ovf, SOCK_CLOEXEC);
+		/* -EAGAIN: another worker was first */
+		if (c < 0 && c != -EAGAIN && !rpdu_accept_retry(-c)) {
+			warnx("worker slot %d: %s", rpd_worker_slot(w), rpd_errmsg());
+			*failed = 1;
+		}
+	}
+	return c;
+}
+
 static int serve(const struct server *s, struct rpd_worker *w,
 		 const sigset_t *waitmask)
 {
-	struct pollfd pfd = { .fd = rpd_worker_fd(w), .events = POLLIN };
-	int slot = rpd_worker_slot(w), c;
+	struct pollfd pfd[2] = {
+		{ .fd = rpd_worker_fd(w), .events = POLLIN },
+		{ .fd = s->ovf ? rpd_worker_fd(s->ovf) : -1, .events = POLLIN },
+	};
+	int slot = rpd_worker_slot(w), c, failed = 0;
 	pid_t pid = getpid();
 
 	/*
@@ -426,19 +465,17 @@ static int serve(const struct server *s, struct rpd_worker *w,
 	 * stop_requested and a blocking accept4() and be lost there.
 	 */
 	while (!stop_requested) {
-		if (ppoll(&pfd, 1, NULL, waitmask) < 0) {
+		if (ppoll(pfd, s->ovf ? 2 : 1, NULL, waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			warn("worker slot %d: poll", slot);
 			return WORKER_FAILED;
 		}
-		c = accept4(pfd.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (rpdu_accept_retry(errno))
-				continue;
-			warn("worker slot %d: accept", slot);
+		c = next_conn(s, w, pfd, &failed);
+		if (failed)
 			return WORKER_FAILED;
-		}
+		if (c < 0)
+			continue;
 		answer(s, c, slot, pid);
 		close(c);
 		rpd_conn_done(w);
@@ -448,7 +485,8 @@ static int serve(const struct server *s, struct rpd_worker *w,
 
 static int worker_main(struct server *s)
 {
-	struct rpd_listen_opts lo = { .backlog = s->backlog };
+	/* non-blocking: the queue's poll may wake it with nothing of its own */
+	struct rpd_listen_opts lo = { .backlog = s->backlog, .nonblock = 1 };
 	struct sigaction sa = { .sa_handler = on_sigterm };
 	struct rpd_worker *w = NULL;
 	struct ready_msg msg;
@@ -749,14 +787,27 @@ int main(int argc, char **argv)
 		errx(1, "out of memory for --body-bytes %ld", s.body_bytes);
 	if (rpd_group_open(s.group, s.bpffs, &s.g))
 		errx(1, "%s", rpd_errmsg());
-	if (s.nr_workers > rpd_group_nr_slots(s.g)) {
-		warnx("--workers %ld: group '%s' has %d slots; load it with a larger --max-workers",
-		      s.nr_workers, s.group, rpd_group_nr_slots(s.g));
+	if (s.nr_workers + s.overflow > rpd_group_nr_slots(s.g)) {
+		warnx("--workers %ld%s: group '%s' has %d slots; load it with a larger --max-workers",
+		      s.nr_workers, s.overflow ? " and --overflow" : "", s.group,
+		      rpd_group_nr_slots(s.g));
 		rpd_group_close(s.g);
 		free(s.text);
 		return 1;
 	}
+	if (s.overflow) {
+		struct rpd_listen_opts lo = { .backlog = s.backlog };
+
+		/* before any worker forks: each inherits it */
+		if (rpd_listen_overflow(s.g, s.addr, &lo, &s.ovf)) {
+			warnx("%s", rpd_errmsg());
+			rpd_group_close(s.g);
+			free(s.text);
+			return 1;
+		}
+	}
 	ret = run(&s);
+	rpd_worker_close(s.ovf);
 	rpd_group_close(s.g);
 	free(s.text);
 	return ret;
