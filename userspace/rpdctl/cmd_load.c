@@ -279,6 +279,21 @@ static int load_skel(const char *name, __u32 policy, __u32 nr_slots,
 	return err;
 }
 
+/* Hold off the signals that end rpdctl (all but SIGKILL's kind) until
+ * sigprocmask(SIG_SETMASK, @old): pins and their renames go together.
+ */
+static void hold_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, old);
+}
+
 /*
  * Pin into a temporary directory and rename it into place: workers see
  * the whole group or none of it. Signals wait until it is done, so none
@@ -291,7 +306,7 @@ static int install(struct rpd *skel, const char *name, const char *root,
 	struct stat st;
 	bool made_root = false, made_tmp = false;
 	char tmp[PATH_MAX];
-	sigset_t block, old;
+	sigset_t old;
 	int err;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/%s~loading~%d", root, name,
@@ -300,12 +315,7 @@ static int install(struct rpd *skel, const char *name, const char *root,
 			  name, opts.bpffs);
 		return -ENAMETOOLONG;
 	}
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	hold_signals(&old);
 
 	if (!mkdir(root, 0700)) {
 		made_root = true;
@@ -695,7 +705,7 @@ int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 	struct rpd *skel = NULL;
 	const char *name;
 	__u32 id, naddr = 0;
-	sigset_t block, old;
+	sigset_t old;
 	struct group g;
 	int rc, err;
 
@@ -718,12 +728,7 @@ int cmd_upgrade(const struct cmd *cmd, int argc, char **argv)
 		goto cleanup;
 	}
 	/* as in install(): no signal between a pin and its rename */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	hold_signals(&old);
 	err = repin(bpf_program__fd(skel->progs.rpd_dispatch), g.dir, RPD_PIN_PROG, name);
 	if (!err)
 		err = repin(bpf_program__fd(skel->progs.rpd_conn_end), g.dir,
