@@ -12,6 +12,17 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
+/* Socket options older libc headers lack (asm-generic/socket.h values). */
+#ifndef SO_ATTACH_REUSEPORT_EBPF
+#define SO_ATTACH_REUSEPORT_EBPF	52
+#endif
+#ifndef SO_COOKIE
+#define SO_COOKIE			57
+#endif
+#ifndef SO_DETACH_REUSEPORT_BPF
+#define SO_DETACH_REUSEPORT_BPF		68
+#endif
+
 #define RPD_BPFFS_DEFAULT	"/sys/fs/bpf"
 #define RPD_GROUP_NAME_MAX	64
 

@@ -21,13 +21,6 @@
 #include "rpd_util.h"
 #include "rpd.h"
 
-#ifndef SO_ATTACH_REUSEPORT_EBPF
-#define SO_ATTACH_REUSEPORT_EBPF 52
-#endif
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
-
 struct rpd_group {
 	char name[RPD_GROUP_NAME_MAX + 1];
 	char dir[256];

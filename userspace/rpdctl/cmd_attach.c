@@ -27,16 +27,6 @@
 #include "json.h"
 #include "rpdctl.h"
 
-#ifndef SO_ATTACH_REUSEPORT_EBPF
-#define SO_ATTACH_REUSEPORT_EBPF	52
-#endif
-#ifndef SO_DETACH_REUSEPORT_BPF
-#define SO_DETACH_REUSEPORT_BPF		68
-#endif
-#ifndef SO_COOKIE
-#define SO_COOKIE			57
-#endif
-
 /* --follow looks again this often: a reload shows within a second. */
 #define FOLLOW_INTERVAL_MS	1000
 

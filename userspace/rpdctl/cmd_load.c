@@ -548,13 +548,6 @@ int cmd_unload(const struct cmd *cmd, int argc, char **argv)
 
 /* --- upgrade ------------------------------------------------------------- */
 
-#ifndef SO_ATTACH_REUSEPORT_EBPF
-#define SO_ATTACH_REUSEPORT_EBPF 52
-#endif
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
-
 static bool same_address(const struct rpd_slot *a, const struct rpd_slot *b)
 {
 	return a->family == b->family && a->port == b->port &&
