@@ -41,13 +41,13 @@ out=$build/bench
 mkdir -p "$out"
 read -r -a opts <<<"${BENCH_OPTS:-}"
 
-# Ten distinct colours, one per model, the same in every plot.
+# Eleven distinct colours, one per model, the same in every plot.
 COLOURS="set linetype 1 lc rgb '#000000'; set linetype 2 lc rgb '#e69f00';
 set linetype 3 lc rgb '#f0c000'; set linetype 4 lc rgb '#56b4e9';
 set linetype 5 lc rgb '#009e73'; set linetype 6 lc rgb '#8c564b';
 set linetype 7 lc rgb '#d55e00'; set linetype 8 lc rgb '#cc79a7';
-set linetype 9 lc rgb '#0072b2'; set linetype 10 lc rgb '#7f7f7f';
-set linetype cycle 10"
+set linetype 9 lc rgb '#0072b2'; set linetype 10 lc rgb '#17becf';
+set linetype 11 lc rgb '#7f7f7f'; set linetype cycle 11"
 
 # $1 scenario: the CDF of every model that ran, one data block each
 plot_cdf() {
