@@ -627,6 +627,25 @@ TEST_F(attach, kernel_without_pidfd_getfd)
 	EXPECT_EQ(-1, access(path, F_OK));
 }
 
+/* The end tracker cannot be linked: attach claims nothing */
+TEST_F(attach, no_tracker_no_slots)
+{
+	struct json_value *doc;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/rpd/t/tracker", self->bpffs);
+	ASSERT_EQ(0, unlink(path));
+	CTL("attach", "t", "--pid", pidstr(self->server));
+	expect_error(_metadata, &self->o, 1, "cannot open %s: No such file or directory", path);
+	CTL_OK("-j", "show", "t");
+	doc = doc_of(_metadata, &self->o);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(0, num(doc, "groups[0].slots_in_use"));
+	json_free(doc);
+	snprintf(path, sizeof(path), "%s/rpd/t/track", self->bpffs);
+	EXPECT_EQ(-1, access(path, F_OK));
+}
+
 TEST_F(attach, errors_change_nothing)
 {
 	struct json_value *doc;
